@@ -1,0 +1,48 @@
+using System.Reflection;
+using CommandLine;
+using Ser.Engine;
+
+namespace Ser.Tool;
+
+/// <summary>A `sertool` verb: an options class marked [Verb] that runs itself.</summary>
+internal interface ICommand
+{
+    /// <summary>Returns the process exit code.</summary>
+    int Run();
+}
+
+internal static class Program
+{
+    // Every [Verb] class in this assembly is a command, so adding a verb is adding a file.
+    internal static readonly Type[] Verbs = typeof(Program).Assembly.GetTypes()
+        .Where(t => t.GetCustomAttribute<VerbAttribute>() is not null && typeof(ICommand).IsAssignableFrom(t))
+        .OrderBy(t => t.GetCustomAttribute<VerbAttribute>()!.Name)
+        .ToArray();
+
+    public static int Main(string[] args)
+    {
+        using var parser = new Parser(s => { s.HelpWriter = Console.Error; s.CaseInsensitiveEnumValues = true; });
+        return parser.ParseArguments(args, Verbs).MapResult(
+            (ICommand command) => RunGuarded(command),
+            errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError or ErrorType.VersionRequestedError) ? 0 : 2);
+    }
+
+    /// <summary>Bad input is a one-line error and exit code 1, never a stack trace.</summary>
+    internal static int RunGuarded(ICommand command)
+    {
+        try
+        {
+            return command.Run();
+        }
+        catch (Exception e) when (IsUserFacing(e))
+        {
+            Console.Error.WriteLine($"sertool: error: {OneLine(e.Message)}");
+            return 1;
+        }
+    }
+
+    static bool IsUserFacing(Exception e) =>
+        e is SerException or IOException or UnauthorizedAccessException or Ser.Native.NativeException;
+
+    static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
+}
