@@ -1,0 +1,141 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Ser.Engine.Metrics;
+
+namespace Ser.Engine.Experiments;
+
+/// <summary>One epoch of one fold: what the learning-curve plot and the report show.</summary>
+public sealed record EpochRecord(int Epoch, double TrainLoss, double TrainAccuracy, double ValidationLoss, double ValidationUA, double ValidationWA, double Seconds);
+
+/// <summary>The outcome of one leave-one-session-out fold.</summary>
+public sealed class FoldResult
+{
+    public required int Fold { get; init; }
+    public required string TestSession { get; init; }
+    public required string ValidationSpeaker { get; init; }
+    public required string TestSpeaker { get; init; }
+    public required int BestEpoch { get; init; }
+    public required double BestValidationUA { get; init; }
+    public required ConfusionMatrix Test { get; init; }
+    public required IReadOnlyList<EpochRecord> History { get; init; }
+    public required string CheckpointPath { get; init; }
+}
+
+/// <summary>Per-fold and pooled results of an experiment, rendered as report.md and report.json.</summary>
+public sealed class ExperimentReport
+{
+    public required string Mode { get; init; }              // "variable" or "fixed"
+    public required string Preset { get; init; }
+    public required string Corpus { get; init; }
+    public required string Device { get; init; }
+    public required IReadOnlyList<string> Labels { get; init; }
+    public required IReadOnlyDictionary<string, string> Settings { get; init; }
+    public required IReadOnlyList<FoldResult> Folds { get; init; }
+    public required double Seconds { get; init; }
+
+    /// <summary>All folds' test predictions in one matrix (the paper's pooled tables).</summary>
+    public ConfusionMatrix Pooled
+    {
+        get
+        {
+            var pooled = new ConfusionMatrix(Labels);
+            foreach (var f in Folds) pooled.Add(f.Test);
+            return pooled;
+        }
+    }
+
+    public string ToMarkdown()
+    {
+        var sb = new StringBuilder();
+        var pooled = Pooled;
+        sb.AppendLine($"# Ser experiment: {Mode}-length, preset `{Preset}`");
+        sb.AppendLine();
+        sb.AppendLine($"Corpus `{Corpus}`, device {Device}, {Folds.Count} fold(s), {Seconds:F0} s.");
+        sb.AppendLine();
+        sb.AppendLine("| setting | value |");
+        sb.AppendLine("|---|---|");
+        foreach (var (k, v) in Settings) sb.AppendLine($"| {k} | {v} |");
+        sb.AppendLine();
+        sb.AppendLine("## Results (Table 1 layout)");
+        sb.AppendLine();
+        sb.AppendLine("| fold | test session | validation speaker | test speaker | best epoch | validation UA | test WA | test UA |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach (var f in Folds)
+            sb.AppendLine($"| {f.Fold} | {f.TestSession} | {f.ValidationSpeaker} | {f.TestSpeaker} | {f.BestEpoch} | {Pct(f.BestValidationUA)} | {Pct(f.Test.WeightedAccuracy)} | {Pct(f.Test.UnweightedAccuracy)} |");
+        sb.AppendLine($"| **pooled** | | | | | | **{Pct(pooled.WeightedAccuracy)}** | **{Pct(pooled.UnweightedAccuracy)}** |");
+        sb.AppendLine();
+        sb.AppendLine("## Pooled confusion matrix (rows actual, columns predicted, percent)");
+        sb.AppendLine();
+        AppendConfusion(sb, pooled);
+        foreach (var f in Folds)
+        {
+            sb.AppendLine();
+            sb.AppendLine($"### Fold {f.Fold} (test speaker {f.TestSpeaker})");
+            sb.AppendLine();
+            AppendConfusion(sb, f.Test);
+        }
+        return sb.ToString();
+    }
+
+    static void AppendConfusion(StringBuilder sb, ConfusionMatrix m)
+    {
+        var pct = m.RowPercent();
+        sb.AppendLine("| Actual \\ Predict | " + string.Join(" | ", m.Labels.Select(Title)) + " | n |");
+        sb.AppendLine("|---|" + string.Concat(Enumerable.Repeat("---|", m.ClassCount)) + "---|");
+        for (int a = 0; a < m.ClassCount; a++)
+        {
+            var cells = Enumerable.Range(0, m.ClassCount).Select(p => pct[a, p].ToString("F2", CultureInfo.InvariantCulture) + "%");
+            sb.AppendLine($"| {Title(m.Labels[a])} | {string.Join(" | ", cells)} | {m.ActualCount(a)} |");
+        }
+    }
+
+    static string Title(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
+
+    static string Pct(double x) => double.IsNaN(x) ? "–" : (100 * x).ToString("F2", CultureInfo.InvariantCulture) + "%";
+
+    public string ToJson()
+    {
+        var pooled = Pooled;
+        var doc = new
+        {
+            mode = Mode,
+            preset = Preset,
+            corpus = Corpus,
+            device = Device,
+            labels = Labels,
+            settings = Settings,
+            seconds = Seconds,
+            pooled = Scores(pooled),
+            folds = Folds.Select(f => new
+            {
+                fold = f.Fold,
+                test_session = f.TestSession,
+                validation_speaker = f.ValidationSpeaker,
+                test_speaker = f.TestSpeaker,
+                best_epoch = f.BestEpoch,
+                best_validation_ua = f.BestValidationUA,
+                checkpoint = f.CheckpointPath,
+                test = Scores(f.Test),
+                history = f.History,
+            }),
+        };
+        return JsonSerializer.Serialize(doc, JsonOptions);
+    }
+
+    static object Scores(ConfusionMatrix m) => new
+    {
+        wa = m.WeightedAccuracy,
+        ua = m.UnweightedAccuracy,
+        n = m.Total,
+        confusion_counts = m.ToJaggedCounts(),
+    };
+
+    static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+}
