@@ -1,0 +1,77 @@
+using ScottPlot;
+using Ser.Engine.Experiments;
+using Ser.Engine.Metrics;
+
+namespace Ser.Tool.Plots;
+
+/// <summary>The pictures of an experiment: the confusion matrix and the learning curves.</summary>
+internal static class ExperimentPlots
+{
+    /// <summary>Row-normalised confusion matrix (rows actual, columns predicted) with the percentage in each cell.</summary>
+    public static void SaveConfusion(ConfusionMatrix m, string title, string path)
+    {
+        int k = m.ClassCount;
+        var pct = m.RowPercent();
+        var plot = new Plot();
+        // ScottPlot draws row 0 of the data at the top (y = k-1), so the first class is the top row as in the paper's tables.
+        var heat = plot.Add.Heatmap(pct);
+        heat.Colormap = new ScottPlot.Colormaps.Blues().Reversed(); // dark = many
+        heat.ManualRange = new ScottPlot.Range(0, 100);
+        plot.Add.ColorBar(heat).Label = "percent of actual class";
+        for (int a = 0; a < k; a++)
+            for (int p = 0; p < k; p++)
+            {
+                var text = plot.Add.Text($"{pct[a, p]:F1}%", p, k - 1 - a);
+                text.LabelAlignment = Alignment.MiddleCenter;
+                text.LabelFontSize = 16;
+                text.LabelFontColor = pct[a, p] > 55 ? Colors.White : Colors.Black;
+            }
+        double[] ticks = Enumerable.Range(0, k).Select(i => (double)i).ToArray();
+        plot.Axes.Bottom.SetTicks(ticks, m.Labels.ToArray());
+        plot.Axes.Left.SetTicks(ticks, m.Labels.Reverse().ToArray());
+        plot.XLabel("predicted");
+        plot.YLabel("actual");
+        plot.Title(title);
+        Save(plot, path, 720, 600);
+    }
+
+    /// <summary>Training loss and validation UA per epoch, one line per fold; the chosen epoch marked.</summary>
+    public static void SaveLearningCurves(IReadOnlyList<FoldResult> folds, string title, string path)
+    {
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var rightAxis = plot.Axes.Right;
+        for (int i = 0; i < folds.Count; i++)
+        {
+            var f = folds[i];
+            if (f.History.Count == 0) continue;
+            double[] epochs = f.History.Select(h => (double)h.Epoch).ToArray();
+            var color = palette.GetColor(i);
+            var loss = plot.Add.Scatter(epochs, f.History.Select(h => h.TrainLoss).ToArray());
+            loss.Color = color;
+            loss.LinePattern = LinePattern.Dashed;
+            loss.LegendText = $"fold {f.Fold} train loss";
+            var ua = plot.Add.Scatter(epochs, f.History.Select(h => 100 * h.ValidationUA).ToArray());
+            ua.Color = color;
+            ua.LegendText = $"fold {f.Fold} validation UA";
+            ua.Axes.YAxis = rightAxis;
+            var best = plot.Add.Marker(f.BestEpoch, 100 * f.BestValidationUA);
+            best.Color = color;
+            best.Size = 12;
+            best.Axes.YAxis = rightAxis;
+        }
+        plot.XLabel("epoch");
+        plot.YLabel("training loss (dashed)");
+        rightAxis.Label.Text = "validation UA % (solid; marker = chosen epoch)";
+        plot.Title(title);
+        plot.ShowLegend(Alignment.UpperRight);
+        Save(plot, path, 960, 600);
+    }
+
+    internal static void Save(Plot plot, string path, int width, int height)
+    {
+        // Render to memory, then write atomically: a half-written PNG never replaces a good one.
+        byte[] png = plot.GetImageBytes(width, height, ImageFormat.Png);
+        Ser.Engine.IO.AtomicFile.WriteAllBytes(path, png);
+    }
+}
