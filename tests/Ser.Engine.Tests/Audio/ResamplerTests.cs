@@ -67,6 +67,7 @@ public class ResamplerTests
 
     [Theory]
     [InlineData(10000.0)]   // would alias to 6 kHz
+    [InlineData(8100.0)]    // just above the new Nyquist: would alias to 7.9 kHz
     [InlineData(8500.0)]    // would alias to 7.5 kHz
     [InlineData(15000.0)]
     public void Content_above_the_new_Nyquist_is_suppressed_by_60_dB(double hz)
