@@ -20,7 +20,7 @@ public static class WavWriter
             float v = MathF.Round(samples[i] * 32768f);
             BinaryPrimitives.WriteInt16LittleEndian(data[(2 * i)..], (short)Math.Clamp(v, short.MinValue, short.MaxValue));
         }
-        WriteAtomically(path, bytes);
+        IO.AtomicFile.WriteAllBytes(path, bytes);
     }
 
     /// <summary>32-bit IEEE float mono, samples stored exactly.</summary>
@@ -32,7 +32,7 @@ public static class WavWriter
         var data = bytes.AsSpan(44);
         for (int i = 0; i < samples.Length; i++)
             BinaryPrimitives.WriteSingleLittleEndian(data[(4 * i)..], samples[i]);
-        WriteAtomically(path, bytes);
+        IO.AtomicFile.WriteAllBytes(path, bytes);
     }
 
     static void CheckArguments(ReadOnlySpan<float> samples, int sampleRate)
@@ -63,27 +63,5 @@ public static class WavWriter
         BinaryPrimitives.WriteUInt16LittleEndian(b[34..], bitsPerSample);
         "data"u8.CopyTo(b[36..]);
         BinaryPrimitives.WriteUInt32LittleEndian(b[40..], (uint)dataBytes);
-    }
-
-    /// <summary>Writes to a temporary file beside <paramref name="path"/>, flushes it, then renames it over the target.</summary>
-    internal static void WriteAtomically(string path, ReadOnlySpan<byte> bytes)
-    {
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                fs.Write(bytes);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
     }
 }

@@ -32,7 +32,7 @@ internal static class ExperimentPlots
         plot.XLabel("predicted");
         plot.YLabel("actual");
         plot.Title(title);
-        Save(plot, path, 720, 600);
+        PlotFiles.SavePng(plot, path, 720, 600);
     }
 
     /// <summary>Training loss and validation UA per epoch, one line per fold; the chosen epoch marked.</summary>
@@ -65,13 +65,6 @@ internal static class ExperimentPlots
         rightAxis.Label.Text = "validation UA % (solid; marker = chosen epoch)";
         plot.Title(title);
         plot.ShowLegend(Alignment.UpperRight);
-        Save(plot, path, 960, 600);
-    }
-
-    internal static void Save(Plot plot, string path, int width, int height)
-    {
-        // Render to memory, then write atomically: a half-written PNG never replaces a good one.
-        byte[] png = plot.GetImageBytes(width, height, ImageFormat.Png);
-        Ser.Engine.IO.AtomicFile.WriteAllBytes(path, png);
+        PlotFiles.SavePng(plot, path, 960, 600);
     }
 }
