@@ -25,8 +25,11 @@ public sealed class ReferenceCrnn : IDisposable
     private readonly ScalarType _dtype;
     private bool _disposed;
 
-    /// <summary>The result of <see cref="Step"/>: weighted loss, logits [B,K], u [B,2H] and gradients by name.</summary>
-    public sealed record StepResult(double Loss, float[] Logits, float[] Utterance, IReadOnlyDictionary<string, HostTensor> Gradients);
+    /// <summary>
+    /// The result of <see cref="Step"/>: weighted loss, logits [B,K], u [B,2H] and gradients by parameter name (row-major,
+    /// shapes as in <see cref="ReferenceConfig.ParameterShapes"/>). Outputs are double so a float64 model loses nothing.
+    /// </summary>
+    public sealed record StepResult(double Loss, double[] Logits, double[] Utterance, IReadOnlyDictionary<string, double[]> Gradients);
 
     /// <summary>Builds the model from weights (name -> row-major float32 + shape, the checkpoint names).</summary>
     /// <param name="float64">Compute in double precision (a tighter oracle); inputs and outputs stay float.</param>
@@ -101,17 +104,17 @@ public sealed class ReferenceCrnn : IDisposable
         _parameters.ToDictionary(p => p.Key, p => ToHost(p.Value), StringComparer.Ordinal);
 
     /// <summary>Logits [B,K] for features [B,T,F] (row-major, T = features.Length / (B*F)) and lengths [B].</summary>
-    public float[] Logits(ReadOnlySpan<float> features, int[] lengths)
+    public double[] Logits(ReadOnlySpan<float> features, int[] lengths)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var (logits, _) = Forward(features, lengths);
-        return ToFloats(logits);
+        return ToDoubles(logits);
     }
 
     /// <summary>Logits for the first Count samples of an engine <see cref="Ser.Engine.Data.Batch"/>.</summary>
-    public float[] Logits(Ser.Engine.Data.Batch batch) =>
+    public double[] Logits(Ser.Engine.Data.Batch batch) =>
         Logits(batch.Features.AsSpan(0, batch.Count * batch.Frames * batch.Bins), batch.Lengths[..batch.Count]);
 
     /// <summary>
@@ -139,9 +142,9 @@ public sealed class ReferenceCrnn : IDisposable
 
         var names = _parameters.Keys.ToArray();
         var grads = torch.autograd.grad([loss], names.Select(n => _parameters[n]).ToArray());
-        var gradients = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
-        for (int i = 0; i < names.Length; i++) gradients[names[i]] = ToHost(grads[i]);
-        return new StepResult(loss.to_type(ScalarType.Float64).item<double>(), ToFloats(logits), ToFloats(utterance), gradients);
+        var gradients = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        for (int i = 0; i < names.Length; i++) gradients[names[i]] = ToDoubles(grads[i]);
+        return new StepResult(loss.to_type(ScalarType.Float64).item<double>(), ToDoubles(logits), ToDoubles(utterance), gradients);
     }
 
     public StepResult Step(Ser.Engine.Data.Batch batch, float[]? classCounts = null) =>
@@ -209,15 +212,19 @@ public sealed class ReferenceCrnn : IDisposable
     /// c' = sig(f) c + sig(i) tanh(g), h' = sig(o) tanh(c'). On a step t >= Vb3 the sample keeps its h and c
     /// (torch.where), so forward ends holding h at Vb3-1 and backward starts from zero at Vb3-1.
     /// </summary>
-    private Tensor LstmDirection(Tensor sequence, Tensor stepValid, string direction, bool reverse)
+    private Tensor LstmDirection(Tensor sequence, Tensor stepValid, string direction, bool reverse) =>
+        UnrolledLstm(sequence, stepValid, _parameters[$"lstm.{direction}.w_ih"], _parameters[$"lstm.{direction}.w_hh"],
+                     _parameters[$"lstm.{direction}.bias"], reverse);
+
+    /// <param name="sequence">[B,T3,I]</param> <param name="stepValid">[B,T3] bool</param>
+    /// <param name="wIh">[4H,I]</param> <param name="wHh">[4H,H]</param> <param name="bias">[4H]</param>
+    /// <returns>h [B,H]</returns>
+    internal static Tensor UnrolledLstm(Tensor sequence, Tensor stepValid, Tensor wIh, Tensor wHh, Tensor bias, bool reverse)
     {
-        long batch = sequence.shape[0], steps = sequence.shape[1];
-        var wIh = _parameters[$"lstm.{direction}.w_ih"];   // [4H,I]
-        var wHh = _parameters[$"lstm.{direction}.w_hh"];   // [4H,H]
-        var bias = _parameters[$"lstm.{direction}.bias"];  // [4H]
+        long batch = sequence.shape[0], steps = sequence.shape[1], hidden = wHh.shape[1];
         var inputGates = torch.matmul(sequence, wIh.t()) + bias;                  // [B,T3,4H]
-        var h = torch.zeros([batch, Config.Hidden], _dtype);                      // [B,H]
-        var c = torch.zeros([batch, Config.Hidden], _dtype);                      // [B,H]
+        var h = torch.zeros([batch, hidden], sequence.dtype);                     // [B,H]
+        var c = torch.zeros([batch, hidden], sequence.dtype);                     // [B,H]
         for (long s = 0; s < steps; s++)
         {
             long t = reverse ? steps - 1 - s : s;
@@ -238,10 +245,10 @@ public sealed class ReferenceCrnn : IDisposable
         return new HostTensor(f.shape.Select(d => (int)d).ToArray(), f.data<float>().ToArray());
     }
 
-    private static float[] ToFloats(Tensor t)
+    private static double[] ToDoubles(Tensor t)
     {
-        using var f = t.detach().to_type(ScalarType.Float32).contiguous();
-        return f.data<float>().ToArray();
+        using var d = t.detach().to_type(ScalarType.Float64).contiguous();
+        return d.data<double>().ToArray();
     }
 
     public void Dispose()

@@ -32,15 +32,18 @@ namespace Ser.Reference.Native;
 /// conda setups count) lacks a version that libLibTorchSharp.so needs. Otherwise nothing is done and TorchSharp loads
 /// its library as usual.
 ///
-/// HOW TorchSharp THEN FINDS THE COPY: the copy keeps its SONAME libLibTorchSharp.so. Once it is loaded, the dynamic
-/// linker answers any later dlopen("libLibTorchSharp.so") with it (glibc matches loaded objects by SONAME), and .NET's
-/// probing for [DllImport("LibTorchSharp")] ends with exactly that plain-name dlopen after the path-based tries fail.
-/// The copy sits in a cache directory, so its RUNPATH ($ORIGIN) does not reach libtorch.so and friends: we load those
-/// first, by full path from TorchSharp's own native directory, and the copy's DT_NEEDED entries match them by SONAME.
+/// HOW TorchSharp THEN FINDS THE COPY: the copy (libLibTorchSharp.glibcxx-weak.so, next to the original in the build
+/// output, else in a cache folder) keeps its SONAME libLibTorchSharp.so. Once it is loaded, the dynamic linker answers
+/// any later dlopen("libLibTorchSharp.so") with it (glibc matches loaded objects by SONAME), and .NET's probing for
+/// [DllImport("LibTorchSharp")] ends with exactly that plain-name dlopen after its path-based tries (of the unpatched
+/// file) fail; .NET caches the handle, so that happens once per library name. A copy in a cache folder cannot reach
+/// libtorch.so and friends through its RUNPATH ($ORIGIN), so we load those first, by full path from TorchSharp's own
+/// native directory, and the copy's DT_NEEDED entries match them by SONAME.
 /// </summary>
 public static class TorchSharpLoader
 {
     private const string LibraryFile = "libLibTorchSharp.so";
+    private const string PatchedFile = "libLibTorchSharp.glibcxx-weak.so";
     private const string LibStdCxx = "libstdc++.so.6";
     /// <summary>libLibTorchSharp.so's DT_NEEDED libtorch libraries, in dependency order.</summary>
     private static readonly string[] TorchDependencies = ["libc10.so", "libtorch_cpu.so", "libtorch.so"];
@@ -81,23 +84,15 @@ public static class TorchSharpLoader
             return new LoadOutcome(false, [], null, $"{libStdCxxPath} provides every version {LibraryFile} needs");
 
         byte[] patched = ApplyPatch(bytes, plan);
-        string copy = WriteCachedCopy(original, patched);
 
-        // Dependencies first, from TorchSharp's own folder (the copy's $ORIGIN cannot find them).
+        // Dependencies first, from TorchSharp's own folder: a copy outside it cannot find them through its $ORIGIN.
         string nativeDir = Path.GetDirectoryName(original)!;
         foreach (var dependency in TorchDependencies)
         {
             string path = Path.Combine(nativeDir, dependency);
             if (File.Exists(path)) NativeLibrary.Load(path);
         }
-        try
-        {
-            NativeLibrary.Load(copy);
-        }
-        catch (DllNotFoundException e)
-        {
-            throw new SerException($"TorchSharp: loading the patched {copy} failed: {FirstLine(e.Message)}", e);
-        }
+        string copy = LoadPatchedCopy(original, patched);
         var names = plan.Select(p => p.Name).ToArray();
         return new LoadOutcome(true, names, copy,
             $"{libStdCxxPath} lacks {string.Join(", ", names)}; loaded {copy} with those needs flagged weak");
@@ -140,7 +135,7 @@ public static class TorchSharpLoader
     /// The directory of libLibTorchSharp.so as .NET would probe it: the host's NATIVE_DLL_SEARCH_DIRECTORIES (from
     /// deps.json: bin/runtimes/linux-x64/native/ for a framework-dependent build, bin/ for a RID-specific one).
     /// </summary>
-    private static string FindOriginalLibrary()
+    internal static string FindOriginalLibrary()
     {
         var dirs = ((AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") as string) ?? "")
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
@@ -159,7 +154,7 @@ public static class TorchSharpLoader
     /// The file behind the libstdc++.so.6 this process uses: resolve it through the dynamic linker, take the address
     /// of one of its functions and find the mapping that holds it in /proc/self/maps.
     /// </summary>
-    private static string FindLoadedLibStdCxx()
+    internal static string FindLoadedLibStdCxx()
     {
         if (!NativeLibrary.TryLoad(LibStdCxx, out var handle))
             throw new SerException($"TorchSharp: {LibStdCxx} cannot be loaded; install libstdc++6");
@@ -178,28 +173,47 @@ public static class TorchSharpLoader
     }
 
     /// <summary>
-    /// Writes the patched bytes to $XDG_CACHE_HOME/ser/torchsharp/&lt;hash of original&gt;/libLibTorchSharp.so (atomically;
-    /// reused when already identical), so concurrent processes and later runs share one copy.
+    /// Writes the patched bytes as libLibTorchSharp.glibcxx-weak.so and loads it, trying in turn: next to the original
+    /// (the build output: exec-capable, private to this build, cleaned with it), then
+    /// &lt;cache&gt;/ser/torchsharp/&lt;hash of original&gt;/ with &lt;cache&gt; = $XDG_CACHE_HOME or ~/.cache, then the temp folder
+    /// (for read-only outputs). Each write is atomic (temp file + rename), an identical existing copy is reused, so
+    /// concurrent processes are safe. A place that cannot be written or mapped (e.g. a noexec mount) is skipped.
     /// </summary>
-    private static string WriteCachedCopy(string original, byte[] patched)
+    private static string LoadPatchedCopy(string original, byte[] patched)
     {
         string hash = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(original)))[..16];
-        string dir = Path.Combine(CacheRoot(), "ser", "torchsharp", hash);
-        string path = Path.Combine(dir, LibraryFile);
-        try
+        return LoadPatchedCopy(patched,
+        [
+            Path.GetDirectoryName(original)!,
+            Path.Combine(CacheRoot(), "ser", "torchsharp", hash),
+            Path.Combine(Path.GetTempPath(), "ser", "torchsharp", hash),
+        ]);
+    }
+
+    internal static string LoadPatchedCopy(byte[] patched, IEnumerable<string> dirs)
+    {
+        var failures = new List<string>();
+        foreach (var dir in dirs)
         {
-            if (File.Exists(path) && File.ReadAllBytes(path).AsSpan().SequenceEqual(patched))
+            string path = Path.Combine(dir, PatchedFile);
+            try
+            {
+                if (!File.Exists(path) || !File.ReadAllBytes(path).AsSpan().SequenceEqual(patched))
+                {
+                    Directory.CreateDirectory(dir);
+                    string temp = Path.Combine(dir, $".{PatchedFile}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+                    File.WriteAllBytes(temp, patched);
+                    File.Move(temp, path, overwrite: true);
+                }
+                NativeLibrary.Load(path);
                 return path;
-            Directory.CreateDirectory(dir);
-            string temp = Path.Combine(dir, $".{LibraryFile}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-            File.WriteAllBytes(temp, patched);
-            File.Move(temp, path, overwrite: true);
-            return path;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or DllNotFoundException)
+            {
+                failures.Add($"{path}: {FirstLine(e.Message)}");
+            }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new SerException($"TorchSharp: cannot write the patched library to {dir}: {e.Message}", e);
-        }
+        throw new SerException($"TorchSharp: cannot write and load a patched {LibraryFile} ({string.Join("; ", failures)})");
     }
 
     private static string CacheRoot()
