@@ -32,7 +32,7 @@ public sealed class ReferenceCrnn : IDisposable
     public sealed record StepResult(double Loss, double[] Logits, double[] Utterance, IReadOnlyDictionary<string, double[]> Gradients);
 
     /// <summary>Builds the model from weights (name -> row-major float32 + shape, the checkpoint names).</summary>
-    /// <param name="float64">Compute in double precision (a tighter oracle); inputs and outputs stay float.</param>
+    /// <param name="float64">Compute in double precision (a tighter oracle); inputs stay float, outputs are double anyway.</param>
     public ReferenceCrnn(ReferenceConfig config, IReadOnlyDictionary<string, HostTensor> weights, bool float64 = false)
     {
         TorchSharpLoader.EnsureLoaded();

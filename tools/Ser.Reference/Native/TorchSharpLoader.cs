@@ -9,14 +9,15 @@ namespace Ser.Reference.Native;
 /// Makes TorchSharp's native library load on systems whose libstdc++ is older than the one it was built with.
 /// Call <see cref="EnsureLoaded"/> before the first TorchSharp call (the reference does so itself).
 ///
-/// WHY: TorchSharp 0.107's libLibTorchSharp.so was built with GCC 13 headers. Since GCC 13, every translation unit
-/// that includes &lt;iostream&gt; emits `.globl _ZSt21ios_base_library_initv`, a bare symbol REFERENCE (no call, no
-/// relocation) whose only purpose is to pull libstdc++'s stream initialiser into static links. For a shared object
-/// that reference still lands in .dynsym, versioned GLIBCXX_3.4.32, so .gnu.version_r lists GLIBCXX_3.4.32 as needed
-/// from libstdc++.so.6. Debian 12 ships GCC 12's libstdc++ (up to GLIBCXX_3.4.30), and the dynamic linker refuses the
+/// WHY: TorchSharp 0.107's libLibTorchSharp.so was built with GCC 13 headers, whose &lt;iostream&gt; emits
+/// `.globl _ZSt21ios_base_library_initv` in every translation unit that includes it: a bare symbol REFERENCE (no call,
+/// no relocation) meant to pull libstdc++'s own stream initialiser into the link. In the shared object that reference
+/// still lands in .dynsym, versioned GLIBCXX_3.4.32, so .gnu.version_r lists GLIBCXX_3.4.32 as needed from
+/// libstdc++.so.6 (it is the only symbol of that version). Debian 12 ships GCC 12's libstdc++ (up to GLIBCXX_3.4.30), and the dynamic linker refuses the
 /// library: "version `GLIBCXX_3.4.32' not found".
 ///
-/// WHAT IS PATCHED: in a COPY of libLibTorchSharp.so (never the NuGet cache or the build output), the 2-byte vna_flags
+/// WHAT IS PATCHED: in a COPY of libLibTorchSharp.so (the original, in the NuGet cache or the build output, is never
+/// written), the 2-byte vna_flags
 /// field of each missing libstdc++ version need gets VER_FLG_WEAK (0x2). The dynamic linker then only warns (under
 /// LD_DEBUG) about a missing weak version instead of failing. Nothing else changes: the copy is byte-identical to the
 /// original apart from those flag bytes.
@@ -25,8 +26,9 @@ namespace Ser.Reference.Native;
 /// NO relocation names any symbol of a version we weaken (for 0.107: exactly one such symbol,
 /// _ZSt21ios_base_library_initv, with zero relocations), so no code can ever bind to the missing version and no
 /// replacement ("shim") definition is needed. If a future TorchSharp really used a newer libstdc++ symbol, we refuse
-/// with a clear message instead of patching. Stream initialisation still happens: libc10.so and libtorch_cpu.so
-/// (dependencies, so initialised first) construct std::ios_base::Init the pre-GCC-13 way.
+/// with a clear message instead of patching. Streams are still initialised: libc10.so and libtorch_cpu.so (dependencies,
+/// so initialised first) construct std::ios_base::Init the pre-GCC-13 way (checked: both relocate
+/// _ZNSt8ios_base4InitC1Ev), and libLibTorchSharp.so itself references neither std::cout nor std::cerr.
 ///
 /// WHEN: only if the libstdc++.so.6 this process actually uses (located through the loader, so LD_LIBRARY_PATH and
 /// conda setups count) lacks a version that libLibTorchSharp.so needs. Otherwise nothing is done and TorchSharp loads
@@ -36,7 +38,8 @@ namespace Ser.Reference.Native;
 /// output, else in a cache folder) keeps its SONAME libLibTorchSharp.so. Once it is loaded, the dynamic linker answers
 /// any later dlopen("libLibTorchSharp.so") with it (glibc matches loaded objects by SONAME), and .NET's probing for
 /// [DllImport("LibTorchSharp")] ends with exactly that plain-name dlopen after its path-based tries (of the unpatched
-/// file) fail; .NET caches the handle, so that happens once per library name. A copy in a cache folder cannot reach
+/// file) fail; .NET caches the resulting handle, so those failed tries happen only a handful of times at start-up
+/// (13 with LD_DEBUG=versions for the reference check). A copy in a cache folder cannot reach
 /// libtorch.so and friends through its RUNPATH ($ORIGIN), so we load those first, by full path from TorchSharp's own
 /// native directory, and the copy's DT_NEEDED entries match them by SONAME.
 /// </summary>
@@ -65,7 +68,15 @@ public static class TorchSharpLoader
     {
         lock (Gate)
         {
-            return _outcome ??= LoadCore();
+            try
+            {
+                return _outcome ??= LoadCore();
+            }
+            catch (Exception e) when (e is InvalidDataException or ArgumentOutOfRangeException or IOException
+                                           or UnauthorizedAccessException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                throw new SerException($"TorchSharp: cannot prepare its native library: {FirstLine(e.Message)}", e);
+            }
         }
     }
 
@@ -182,12 +193,15 @@ public static class TorchSharpLoader
     private static string LoadPatchedCopy(string original, byte[] patched)
     {
         string hash = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(original)))[..16];
-        return LoadPatchedCopy(patched,
-        [
-            Path.GetDirectoryName(original)!,
-            Path.Combine(CacheRoot(), "ser", "torchsharp", hash),
-            Path.Combine(Path.GetTempPath(), "ser", "torchsharp", hash),
-        ]);
+        string nativeDir = Path.GetDirectoryName(original)!;
+        // Next to the original only inside this app's own folder: a host that probes the NuGet cache directly must
+        // not get files written into the package folder.
+        bool insideApp = nativeDir.StartsWith(Path.GetFullPath(AppContext.BaseDirectory).TrimEnd('/'), StringComparison.Ordinal);
+        var dirs = new List<string>();
+        if (insideApp) dirs.Add(nativeDir);
+        dirs.Add(Path.Combine(CacheRoot(), "ser", "torchsharp", hash));
+        dirs.Add(Path.Combine(Path.GetTempPath(), "ser", "torchsharp", hash));
+        return LoadPatchedCopy(patched, dirs);
     }
 
     internal static string LoadPatchedCopy(byte[] patched, IEnumerable<string> dirs)
