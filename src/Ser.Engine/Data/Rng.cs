@@ -1,7 +1,7 @@
-namespace Ser.Engine.Data.Synthetic;
+namespace Ser.Engine.Data;
 
 /// <summary>
-/// xoshiro256** seeded through SplitMix64: our own generator so the synthetic corpus is bit-identical on every
+/// xoshiro256** seeded through SplitMix64: our own generator so the synthetic corpus and batch orders are bit-identical on every
 /// runtime (System.Random's algorithm is an implementation detail). A value type; copy it to fork a stream.
 /// </summary>
 internal struct Rng
