@@ -37,7 +37,13 @@ public sealed class FeatureCache
     public static FeatureCache Compute(Corpus corpus, Func<float[], float[]>? frontEnd = null, int bins = FrontEnd.Bins,
         int maxParallelism = -1, Action<int>? progress = null)
     {
-        frontEnd ??= pcm => FrontEnd.Compute(pcm);
+        // Parallel over utterances, so each front-end call stays on its own thread.
+        frontEnd ??= pcm =>
+        {
+            var dst = new float[FrontEnd.FrameCount(pcm.Length) * FrontEnd.Bins];   // [T, F]
+            FrontEnd.Compute(pcm, dst, maxDegreeOfParallelism: 1);
+            return dst;
+        };
         int n = corpus.Count;
         var features = new float[n][];
         int done = 0;
@@ -68,7 +74,7 @@ public sealed class FeatureCache
     /// <summary>Per-bin mean/std over every frame of the given items (the training split).</summary>
     public FeatureStats Statistics(IEnumerable<int> items)
     {
-        var acc = new FeatureStatsAccumulator();
+        var acc = new FeatureStatsAccumulator(Bins);
         foreach (int i in items)
             acc.Add(_features[i]);
         return acc.Finish();
