@@ -4,7 +4,7 @@ namespace Ser.Engine.Data.Corpora;
 
 /// <summary>
 /// A CSV manifest: "path,label,speaker[,session[,gender]]", one utterance per line.
-/// The header is optional: a first line whose first field is "path" is a header, and then columns are found by name
+/// The header is optional: a first line with a field named "path" is a header, and then columns are found by name
 /// (path, label, speaker, session, gender; others ignored), so they may come in any order. Paths are relative to the
 /// manifest's folder (absolute paths work too). Labels go through <see cref="Emotions.Normalize"/>; only the four classes
 /// are kept unless <c>others</c>. Gender is '?' unless given. Without a session column, speakers get pseudo-sessions
@@ -21,9 +21,9 @@ public static class ManifestCorpus
 
         int path = 0, label = 1, speaker = 2, session = 3, gender = 4;
         int first = 0;
-        if (lines.Length > 0 && SplitCsv(lines[0]) is [var h0, ..] && h0.Trim().Equals("path", StringComparison.OrdinalIgnoreCase))
+        string[] header = lines.Length > 0 ? SplitCsv(lines[0]).Select(h => h.Trim().ToLowerInvariant()).ToArray() : [];
+        if (header.Contains("path"))
         {
-            string[] header = SplitCsv(lines[0]).Select(h => h.Trim().ToLowerInvariant()).ToArray();
             path = Array.IndexOf(header, "path");
             label = Array.IndexOf(header, "label");
             speaker = Array.IndexOf(header, "speaker");
