@@ -17,16 +17,18 @@ namespace Ser.Tool.Commands;
 /// `sertool corpus stats [--corpus SPEC] [--json]`: counts per class, speaker and session, and total duration.
 /// `sertool corpus synth --out DIR [--utterances N] [--seed S]`: writes the synthetic corpus as 16 kHz WAVs plus
 /// manifest.csv, loadable back with `--corpus manifest:DIR/manifest.csv`.
+/// `sertool corpus baseline [--corpus SPEC]`: leave-one-session-out UA/WA of a simple spectral classifier
+/// (<see cref="SpectralBaseline"/>), to tell how hard a corpus is.
 /// (CommandLineParser has no nested verbs, so the action is the verb's first value.)
 /// </summary>
-[Verb("corpus", HelpText = "Inspect a corpus (stats) or write the synthetic corpus to disk (synth).")]
+[Verb("corpus", HelpText = "Inspect a corpus (stats), write the synthetic corpus to disk (synth), or score a simple reference classifier on it (baseline).")]
 internal sealed class CorpusCommand : ICommand
 {
-    [Value(0, MetaName = "action", Required = true, HelpText = "stats | synth")]
+    [Value(0, MetaName = "action", Required = true, HelpText = "stats | synth | baseline")]
     public string Action { get; set; } = "";
 
     [Option("corpus", Default = CorpusSpec.Default,
-        HelpText = "stats: corpus spec: synthetic[:utterances=N,seed=S], iemocap:PATH[?exc=happy&scripted=1], ravdess:PATH, cremad:PATH, emodb:PATH, manifest:FILE.csv")]
+        HelpText = "stats, baseline: corpus spec: synthetic[:utterances=N,seed=S], iemocap:PATH[?exc=happy&scripted=1], ravdess:PATH, cremad:PATH, emodb:PATH, manifest:FILE.csv")]
     public string Corpus { get; set; } = CorpusSpec.Default;
 
     [Option("json", HelpText = "stats: print machine-readable JSON instead of tables.")]
@@ -45,7 +47,8 @@ internal sealed class CorpusCommand : ICommand
     {
         "stats" => Stats(),
         "synth" => Synth(),
-        _ => throw new SerException($"corpus: unknown action '{Action}' (expected stats or synth)"),
+        "baseline" => Baseline(),
+        _ => throw new SerException($"corpus: unknown action '{Action}' (expected stats, synth or baseline)"),
     };
 
     int Stats()
@@ -72,6 +75,28 @@ internal sealed class CorpusCommand : ICommand
             $"wrote {utterances.Count} utterances ({utterances.Sum(u => u.DurationSeconds) / 60:F1} min) and {manifest} in {clock.Elapsed.TotalSeconds:F1} s"));
         return 0;
     }
+
+    int Baseline()
+    {
+        var clock = Stopwatch.StartNew();
+        var corpus = CorpusSpec.Load(Corpus);
+        var cache = FeatureCache.Compute(corpus);
+        double featureSeconds = clock.Elapsed.TotalSeconds;
+        var folds = SpectralBaseline.Evaluate(corpus, cache);
+        var table = new Table().Title($"{corpus.Name}: spectral mean/std + logistic regression, leave one session out");
+        foreach (string c in new[] { "fold", "test speaker", "UA", "WA" })
+            table.AddColumn(c);
+        foreach (var f in folds)
+            table.AddRow(Cells(f.Fold.ToString(CultureInfo.InvariantCulture), f.TestSpeakers, Pct(f.UnweightedAccuracy), Pct(f.WeightedAccuracy)));
+        table.AddRow(Cells("mean", "", Pct(folds.Average(f => f.UnweightedAccuracy)), Pct(folds.Average(f => f.WeightedAccuracy))));
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        console.Write(table);
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"chance UA {100.0 / corpus.Classes.Count:F1}%; features {featureSeconds:F1} s, total {clock.Elapsed.TotalSeconds:F1} s"));
+        return 0;
+    }
+
+    static string Pct(double fraction) => (100 * fraction).ToString("F1", CultureInfo.InvariantCulture) + "%";
 
     static void PrintTables(CorpusStats s, IAnsiConsole console)
     {

@@ -14,7 +14,7 @@ namespace Ser.Engine.Data.Synthetic;
 ///   0.60 (F 0.65) ± 0.05; tilt 0.35 ± 0.1; breathiness 0.15 (F 0.2) ± 0.05; jitter 1% ± 0.3%; shimmer 6% ± 2%.
 /// - Sessions (see <see cref="SessionChannel"/>): background noise −62..−48 dBFS, channel tilt −0.3..0.3.
 /// - Each utterance: pitch offset N(0, 1 st), level offset N(0, 2 dB), rate × 2^(N(0, 0.1))). An emotional utterance
-///   carries its emotion (<see cref="EmotionProfile"/>) with intensity U(0.5, 1) only in a span covering U(30%, 60%)
+///   carries its emotion (<see cref="EmotionProfile"/>) with intensity U(0.7, 1) only in a span covering U(30%, 60%)
 ///   of its length at a uniformly random position; the rest is rendered with the speaker's neutral voice.
 /// The defaults (600 utterances) keep a CPU training epoch quick; 2280 gives IEMOCAP-improvised size.
 /// </summary>
@@ -78,7 +78,7 @@ public static class SyntheticCorpus
             {
                 span = r.Uniform(0.3, 0.6) * seconds;
                 start = r.Uniform(0, seconds - span);
-                intensity = r.Uniform(0.6, 1.0);
+                intensity = r.Uniform(0.7, 1.0);
             }
             var plan = new UtterancePlan(
                 $"{voice.Id}_{number:D4}", label, voice, channels[int.Parse(voice.Session[3..]) - 1], samples,
