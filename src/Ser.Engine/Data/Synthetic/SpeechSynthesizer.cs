@@ -39,7 +39,7 @@ internal static class SpeechSynthesizer
 {
     const int Fs = 16000;
     const int Block = 80;                 // control rate: 5 ms
-    const double OutputScale = 2.2;       // brings neutral speech to roughly −26 dBFS RMS before speaker gain
+    const double OutputScale = 2.2;       // neutral utterances average about −29 dBFS RMS (pauses included); loud angry spans may clip at ±1, as real recordings do
 
     // Peterson & Barney (1952) adult male averages, F1–F3 in Hz: i ɪ ɛ æ ɑ ɔ ʊ u ʌ ɝ.
     static readonly double[,] Vowels =

@@ -10,12 +10,12 @@ internal sealed record SpeakerVoice(
     char Gender,
     string Session,
     double F0Hz,              // median pitch: F ~210 Hz, M ~120 Hz, sd 2 semitones within a gender
-    double RangeSt,           // sd of syllable pitch targets, semitones (~2.2)
+    double RangeSt,           // pitch excursion scale of syllable targets, semitones (~2.2)
     double FormantScale,      // vocal-tract length: F ~1.15, M ~1.0 (sd 0.04)
-    double SyllablesPerSecond,// ~4.2 syllables/s, sd 12%
-    double GainDb,            // recording level / loudness, sd 3 dB
+    double SyllablesPerSecond,// ~4.2 syllables/s, sd ~12%
+    double GainDb,            // recording level / loudness, sd 2.5 dB
     double OpenQuotient,      // glottal open fraction of the period, ~0.6 (F a little higher)
-    double Tilt,              // one-pole low-pass coefficient on the source: more = steeper spectral tilt (~0.35)
+    double Tilt,              // one-pole low-pass coefficient on the source: more = steeper spectral tilt (~0.25)
     double Breathiness,       // aspiration noise relative to voicing (~0.15; F a little higher)
     double Jitter,            // sd of period-to-period pitch perturbation (fraction, ~0.01)
     double Shimmer);          // sd of period-to-period amplitude perturbation (fraction, ~0.06)
