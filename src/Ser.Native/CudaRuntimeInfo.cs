@@ -116,11 +116,11 @@ public static class CudaRuntimeInfo
             CudaDriver.Check(CudaNative.cuDeviceGetCount(&count));
             if (count == 0)
                 return ("no GPU: the driver reports no CUDA device", gpus);
+            byte* name = stackalloc byte[256];
             for (int i = 0; i < count; i++)
             {
                 int dev, major, minor, sms;
                 CudaDriver.Check(CudaNative.cuDeviceGet(&dev, i));
-                byte* name = stackalloc byte[256];
                 CudaDriver.Check(CudaNative.cuDeviceGetName(name, 256, dev));
                 nuint bytes;
                 CudaDriver.Check(CudaNative.cuDeviceTotalMem_v2(&bytes, dev));
