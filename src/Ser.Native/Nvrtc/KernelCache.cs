@@ -51,7 +51,7 @@ public sealed class KernelCache
         string key = Key(source, options, target, compilerVersion);
         string? path = PathFor(key, target);
         if (path is not null && TryRead(path) is { } cached)
-            return new KernelImage(cached, target, "");
+            return new KernelImage(cached, target, "") { FromCache = true };
         KernelImage image = compile();
         Compilations++;
         if (path is not null)

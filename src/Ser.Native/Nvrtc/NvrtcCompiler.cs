@@ -6,6 +6,9 @@ namespace Ser.Native;
 public sealed record KernelImage(byte[] Image, string Target, string Log)
 {
     public bool IsCubin => Target.StartsWith("sm_", StringComparison.Ordinal);
+
+    /// <summary>Read from the disk cache rather than compiled now.</summary>
+    public bool FromCache { get; init; }
 }
 
 /// <summary>Compiles CUDA C with NVRTC.</summary>
