@@ -39,9 +39,18 @@ public sealed class LibraryLocator
     public static LibraryLocator Default { get; } = new(Environment.GetEnvironmentVariable);
 
     readonly Func<string, string?> _env;
+    readonly Func<CudaLibrary, IReadOnlyList<string>> _names;
     readonly ConcurrentDictionary<CudaLibrary, Lazy<LibraryResolution>> _cache = new();
 
-    public LibraryLocator(Func<string, string?> environment) => _env = environment;
+    /// <param name="environment">Reads an environment variable (injectable for tests).</param>
+    public LibraryLocator(Func<string, string?> environment) : this(environment, CandidateNames) { }
+
+    /// <summary>Tests substitute the file names so that a lookup cannot find a real CUDA library.</summary>
+    internal LibraryLocator(Func<string, string?> environment, Func<CudaLibrary, IReadOnlyList<string>> candidateNames)
+    {
+        _env = environment;
+        _names = candidateNames;
+    }
 
     /// <summary>File names tried for a library, newest CUDA first.</summary>
     public static IReadOnlyList<string> CandidateNames(CudaLibrary library) => library switch
@@ -128,7 +137,7 @@ public sealed class LibraryLocator
 
     LibraryResolution Load(CudaLibrary library)
     {
-        var names = CandidateNames(library);
+        var names = _names(library);
         var failures = new List<string>();
         var absent = new List<string>();
         var searched = new List<string>();
