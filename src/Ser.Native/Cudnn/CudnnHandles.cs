@@ -67,6 +67,18 @@ public sealed class CudnnTensorDescriptor : NativeHandle
         return d;
     }
 
+    /// <summary>The dimensions cuDNN holds for this descriptor (e.g. the shape of an RNN weight matrix it filled in).</summary>
+    public unsafe int[] Dimensions()
+    {
+        const int max = 8;  // CUDNN_DIM_MAX
+        int* dims = stackalloc int[max];
+        int* strides = stackalloc int[max];
+        int count;
+        CudnnDataType type;
+        Cudnn.Check(CudnnNative.cudnnGetTensorNdDescriptor(Value, max, &type, &count, dims, strides));
+        return new Span<int>(dims, Math.Min(count, max)).ToArray();
+    }
+
     protected override bool ReleaseHandle() => CudnnNative.cudnnDestroyTensorDescriptor(handle) == CudnnStatus.Success;
 }
 

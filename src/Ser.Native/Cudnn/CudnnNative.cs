@@ -63,6 +63,8 @@ public static unsafe partial class CudnnNative
     [LibraryImport(Lib)] public static partial CudnnStatus cudnnSetTensor4dDescriptor(nint tensorDesc, CudnnTensorFormat format, CudnnDataType dataType, int n, int c, int h, int w);
     [LibraryImport(Lib)] public static partial CudnnStatus cudnnSetTensor4dDescriptorEx(nint tensorDesc, CudnnDataType dataType, int n, int c, int h, int w, int nStride, int cStride, int hStride, int wStride);
     [LibraryImport(Lib)] public static partial CudnnStatus cudnnSetTensorNdDescriptor(nint tensorDesc, CudnnDataType dataType, int nbDims, int* dimA, int* strideA);
+    [LibraryImport(Lib)]
+    public static partial CudnnStatus cudnnGetTensorNdDescriptor(nint tensorDesc, int nbDimsRequested, CudnnDataType* dataType, int* nbDims, int* dimA, int* strideA);
     [LibraryImport(Lib)] public static partial CudnnStatus cudnnAddTensor(nint handle, void* alpha, nint aDesc, ulong A, void* beta, nint cDesc, ulong C);
 
     // Filter descriptors (note: dataType before format, unlike the tensor call)
