@@ -137,6 +137,13 @@ public sealed class LibraryLocator
 
     LibraryResolution Load(CudaLibrary library)
     {
+        // cuDNN's engines dlopen libcublasLt and libnvrtc by soname at run time: load ours first so they
+        // are found even when they live only in a folder the loader does not search (best effort).
+        if (library == CudaLibrary.Cudnn)
+        {
+            Resolve(CudaLibrary.Cublas);
+            Resolve(CudaLibrary.Nvrtc);
+        }
         var names = _names(library);
         var failures = new List<string>();
         var absent = new List<string>();

@@ -80,7 +80,11 @@ public class CudnnTests
         CudnnAlgoPerf* perf = stackalloc CudnnAlgoPerf[16];
         int returned;
 
-        // Forward: the heuristic's first usable algorithm, then FindEx must also offer a working one.
+        // Forward: FindEx (which runs the candidates, writing y) must offer a working algorithm; the result
+        // checked is the heuristic's first usable one, run last.
+        Cudnn.Check(CudnnNative.cudnnFindConvolutionForwardAlgorithmEx(handle.Value, xDesc.Value, gx.Pointer, wDesc.Value, gw.Pointer, conv.Value,
+            yDesc.Value, gy.Pointer, 16, &returned, perf, workspace.Pointer, (nuint)workspace.Bytes));
+        FirstUsable(perf, returned);
         Cudnn.Check(CudnnNative.cudnnGetConvolutionForwardAlgorithm_v7(handle.Value, xDesc.Value, wDesc.Value, conv.Value, yDesc.Value, 16, &returned, perf));
         var fwd = (CudnnConvolutionFwdAlgo)FirstUsable(perf, returned);
         nuint size;
@@ -91,9 +95,6 @@ public class CudnnTests
         float[] gotY = d.Download<float>(gy, y.Length);
         for (int i = 0; i < y.Length; i++)
             Close(y[i], gotY[i], 1e-4, $"y[{i}] ({fwd})");
-        Cudnn.Check(CudnnNative.cudnnFindConvolutionForwardAlgorithmEx(handle.Value, xDesc.Value, gx.Pointer, wDesc.Value, gw.Pointer, conv.Value,
-            yDesc.Value, gy.Pointer, 16, &returned, perf, workspace.Pointer, (nuint)workspace.Bytes));
-        FirstUsable(perf, returned);
 
         // Bias: y += b broadcast over N, H, W.
         Cudnn.Check(CudnnNative.cudnnAddTensor(handle.Value, &alpha, bDesc.Value, gb.Pointer, &one, yDesc.Value, gy.Pointer));
