@@ -1,0 +1,117 @@
+using System.Text.Json;
+using CommandLine;
+using Ser.Native;
+using Spectre.Console;
+
+namespace Ser.Tool.Commands;
+
+/// <summary>
+/// `sertool device`: what CUDA setup Ser sees. Exit code 0 whenever the report is produced, with or
+/// without a GPU (a missing GPU is information, not an error); with --require-gpu, 3 when no GPU with
+/// every library is usable, so scripts can branch on it.
+/// </summary>
+[Verb("device", HelpText = "Report the GPU, CUDA driver and CUDA libraries (NVRTC, cuBLAS, cuDNN, cuFFT) Ser would use, and how to point Ser at them. Exit code 0 when the report is produced (also without a GPU); with --require-gpu, 3 when the GPU setup is incomplete.")]
+internal sealed class DeviceCommand : ICommand
+{
+    public const int IncompleteExitCode = 3;
+
+    [Option("json", HelpText = "Print the report as JSON.")]
+    public bool Json { get; set; }
+
+    [Option("require-gpu", HelpText = "Exit with code 3 unless a GPU and every CUDA library are usable.")]
+    public bool RequireGpu { get; set; }
+
+    public int Run() => Run(Console.Out, interactive: !Console.IsOutputRedirected);
+
+    internal int Run(TextWriter output, bool interactive = false)
+    {
+        CudaRuntimeReport report = CudaRuntimeInfo.Probe();
+        if (Json)
+            WriteJson(report, output);
+        else
+            WriteTable(report, output, interactive);
+        return RequireGpu && !report.Complete ? IncompleteExitCode : 0;
+    }
+
+    static void WriteTable(CudaRuntimeReport report, TextWriter output, bool interactive)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        if (!interactive)
+            console.Profile.Width = 160;
+
+        console.WriteLine("Ser CUDA device report");
+        if (report.GpuAvailable)
+        {
+            var gpus = new Table().AddColumns("GPU", "Name", "Compute capability", "Memory", "SMs");
+            foreach (var g in report.Gpus)
+                gpus.AddRow(g.Ordinal.ToString(), Markup.Escape(g.Name), g.ComputeCapability, $"{g.TotalMemoryBytes / (1024.0 * 1024 * 1024):F1} GiB", g.Multiprocessors.ToString());
+            console.Write(gpus);
+        }
+        else
+        {
+            console.WriteLine($"GPU: {report.GpuProblem ?? "no GPU"}");
+        }
+        console.WriteLine($"CUDA driver version: {report.DriverVersion ?? "-"}");
+
+        var libs = new Table().AddColumns("Library", "Status", "Version", "Path");
+        foreach (var l in report.Libraries)
+            libs.AddRow(l.Name, l.Loaded ? "found" : "MISSING", Markup.Escape(l.Version ?? "-"), Markup.Escape(l.Path ?? "-"));
+        console.Write(libs);
+
+        foreach (var l in report.Libraries.Where(l => !l.Loaded))
+            console.WriteLine($"{l.Name}: {l.Problem}");
+        foreach (string hint in report.Hints)
+            console.WriteLine(hint);
+        console.WriteLine($"Kernel cache: {KernelCache.DefaultDirectory()} (override with {KernelCache.DirectoryVariable})");
+    }
+
+    static void WriteJson(CudaRuntimeReport report, TextWriter output)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            json.WriteBoolean("gpuAvailable", report.GpuAvailable);
+            json.WriteBoolean("complete", report.Complete);
+            json.WriteString("gpuProblem", report.GpuProblem);
+            json.WriteString("driverVersion", report.DriverVersion);
+            json.WriteStartArray("gpus");
+            foreach (var g in report.Gpus)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("ordinal", g.Ordinal);
+                json.WriteString("name", g.Name);
+                json.WriteString("computeCapability", g.ComputeCapability);
+                json.WriteNumber("totalMemoryBytes", g.TotalMemoryBytes);
+                json.WriteNumber("multiprocessors", g.Multiprocessors);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteStartArray("libraries");
+            foreach (var l in report.Libraries)
+            {
+                json.WriteStartObject();
+                json.WriteString("library", l.Name);
+                json.WriteBoolean("loaded", l.Loaded);
+                json.WriteString("path", l.Path);
+                json.WriteString("version", l.Version);
+                json.WriteString("problem", l.Problem);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteStartArray("hints");
+            foreach (string h in report.Hints)
+                json.WriteStringValue(h);
+            json.WriteEndArray();
+            json.WriteString("kernelCache", KernelCache.DefaultDirectory());
+            json.WriteEndObject();
+        }
+        output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+    }
+}
