@@ -55,18 +55,11 @@ public sealed class CudaFrontEnd : IDisposable
 
     public int MaxChunkFrames { get; }
 
-    /// <summary>Frames for L samples: 1 + floor((L - 640) / 160), at least 1 (the CPU front end's rule).</summary>
-    public static int FrameCount(int samples) =>
-        samples < FrontEnd.WindowLength ? 1 : 1 + (samples - FrontEnd.WindowLength) / FrontEnd.Hop;
+    /// <summary>Frames for L samples: the CPU front end's rule (one definition for both).</summary>
+    public static int FrameCount(int samples) => FrontEnd.FrameCount(samples);
 
-    /// <summary>The symmetric Hamming window w[n] = 0.54 - 0.46 cos(2 pi n / 639), computed in double.</summary>
-    public static float[] Window()
-    {
-        var w = new float[FrontEnd.WindowLength];
-        for (int n = 0; n < w.Length; n++)
-            w[n] = (float)(0.54 - 0.46 * Math.Cos(2 * Math.PI * n / (FrontEnd.WindowLength - 1)));
-        return w;
-    }
+    /// <summary>The CPU front end's symmetric Hamming window, uploaded as is so both sides use the same floats.</summary>
+    public static float[] Window() => FrontEnd.Window.ToArray();
 
     /// <summary>
     /// Features of a batch already on the device: <paramref name="pcm"/> holds the samples back to back
