@@ -185,6 +185,13 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
         Step = 0;
     }
 
+    /// <summary>Clears Adam's moments and step (weights loaded without optimizer state).</summary>
+    public void InitializeMomentsOnly()
+    {
+        if (_momentArena is not null) Backend.Zero(Flat(_momentArena, _momentArena.Elements));
+        Step = 0;
+    }
+
     /// <summary>
     /// Loads a batch: features [B, T, F] (only frames t &lt; lengths[b] are read by the model), per-sample lengths, and
     /// optionally labels. Grows capacity if needed.

@@ -35,3 +35,15 @@ internal static class CrnnModel
     /// <summary>The input: one channel of maps at level 0.</summary>
     public static ActivationShape InputShape(ModelConfig config) => ActivationShape.Maps(1, 0, config.Bins);
 }
+
+internal static class CrnnParameters
+{
+    /// <summary>Parameter names and shapes of a config in checkpoint order, without allocating a model.</summary>
+    public static IReadOnlyList<(string Name, int[] Shape)> Of(ModelConfig config)
+    {
+        var table = new ParameterTable();
+        var shape = CrnnModel.InputShape(config);
+        foreach (var layer in CrnnModel.Build<float>(config)) shape = layer.Connect(shape, table);
+        return table.Entries.Select(e => (e.Name, e.Shape.ToArray())).ToList();
+    }
+}
