@@ -9,7 +9,8 @@ namespace Ser.Engine.Backends;
 /// backend implements (CPU here; CUDA mirrors it file for file: CpuConv.cs / CudaConv.cs).
 /// <para>Legend: B batch, T frames, F bins, C channels, I LSTM input, H hidden, D dense, K classes.
 /// "lengths" are per-sample valid frame counts at the tensor's own time resolution; an operation never reads frames
-/// t &gt;= lengths[b] of its input and writes zeros there in its output.</para>
+/// t &gt;= lengths[b] of its input and writes zeros there in its output, except where a method says the padded frames
+/// of its output are unspecified (the convolutions, like cuDNN's; a mask follows them).</para>
 /// <para>Determinism: implementations must not let results depend on thread scheduling (no racy float reductions).</para>
 /// </summary>
 internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -61,14 +62,21 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     /// <summary>Workspace elements the three convolution passes need for batches up to this shape.</summary>
     public long ConvWorkspace(in ConvDesc desc, int maxBatch, int maxFrames) => ConvWorkspaceCore(desc, maxBatch, maxFrames);
 
-    public void ConvForward(in ConvDesc desc, TensorView x, TensorView w, TensorView y, ReadOnlySpan<int> lengths, TensorView workspace)
+    /// <summary>
+    /// y = conv(x, w) + bias (bias [Cout], or empty for none) on valid frames. Padded frames of y are left unspecified
+    /// (as a cuDNN convolution leaves them): the mask that follows zeroes them.
+    /// </summary>
+    public void ConvForward(in ConvDesc desc, TensorView x, TensorView w, TensorView bias, TensorView y, ReadOnlySpan<int> lengths,
+        TensorView workspace)
     {
         CheckConv(desc, x, y, lengths);
         CheckShape(w, new Shape(desc.OutChannels, desc.InChannels, desc.KernelT, desc.KernelF), nameof(w));
-        ConvForwardCore(desc, x, w, y, lengths, workspace);
+        if (!bias.IsEmpty) CheckShape(bias, new Shape(desc.OutChannels), nameof(bias));
+        ConvForwardCore(desc, x, w, bias, y, lengths, workspace);
     }
 
-    /// <summary>dx = the gradient w.r.t. the input, for valid frames (zeros after).</summary>
+    /// <summary>dx = the gradient w.r.t. the input on valid frames (dy read on valid frames only; padded frames of dx
+    /// unspecified).</summary>
     public void ConvBackwardData(in ConvDesc desc, TensorView dy, TensorView w, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace)
     {
         CheckConv(desc, dx, dy, lengths);
@@ -82,14 +90,6 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
         CheckConv(desc, x, dy, lengths);
         CheckShape(dw, new Shape(desc.OutChannels, desc.InChannels, desc.KernelT, desc.KernelF), nameof(dw));
         ConvBackwardFilterCore(desc, x, dy, dw, lengths, workspace);
-    }
-
-    /// <summary>y[b, c, t, f] += bias[c] for valid frames. y [B, C, T, F], bias [C].</summary>
-    public void BiasForward(TensorView y, TensorView bias, ReadOnlySpan<int> lengths)
-    {
-        CheckMaps(y, lengths, nameof(y));
-        CheckShape(bias, new Shape(y.Shape.D1), nameof(bias));
-        BiasForwardCore(y, bias, lengths);
     }
 
     /// <summary>dbias[c] = sum over valid (b, t, f) of dy (overwritten).</summary>
@@ -273,10 +273,10 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     protected abstract void CopyCore(TensorView source, TensorView destination);
 
     protected abstract long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames);
-    protected abstract void ConvForwardCore(in ConvDesc desc, TensorView x, TensorView w, TensorView y, ReadOnlySpan<int> lengths, TensorView workspace);
+    protected abstract void ConvForwardCore(in ConvDesc desc, TensorView x, TensorView w, TensorView bias, TensorView y,
+        ReadOnlySpan<int> lengths, TensorView workspace);
     protected abstract void ConvBackwardDataCore(in ConvDesc desc, TensorView dy, TensorView w, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace);
     protected abstract void ConvBackwardFilterCore(in ConvDesc desc, TensorView x, TensorView dy, TensorView dw, ReadOnlySpan<int> lengths, TensorView workspace);
-    protected abstract void BiasForwardCore(TensorView y, TensorView bias, ReadOnlySpan<int> lengths);
     protected abstract void BiasBackwardCore(TensorView dy, TensorView dbias, ReadOnlySpan<int> lengths, TensorView workspace);
 
     protected abstract void ReluForwardCore(TensorView x, ReadOnlySpan<int> lengths);

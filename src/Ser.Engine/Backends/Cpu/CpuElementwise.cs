@@ -4,11 +4,11 @@ using Ser.Engine.Tensors;
 
 namespace Ser.Engine.Backends.Cpu;
 
-// Bias, ReLU, mask, dropout over maps [B, C, T, F] (valid frames t < lengths[b] only) or flat tensors.
+// Bias gradient, ReLU, mask, dropout over maps [B, C, T, F] (valid frames t < lengths[b] only) or flat tensors.
 // Parallel over (b, c) planes; each plane's valid part is the contiguous prefix lengths[b] * F.
 internal sealed unsafe partial class CpuBackend<T>
 {
-    enum PlaneOp { Bias, Relu, ReluBackward, Mask, BiasBackward }
+    enum PlaneOp { Relu, ReluBackward, Mask, BiasBackward }
 
     PlaneOp _pOp;
     T* _pX, _pY, _pBias;
@@ -33,14 +33,6 @@ internal sealed unsafe partial class CpuBackend<T>
         T* x = _pX + item * plane;
         switch (_pOp)
         {
-            case PlaneOp.Bias:
-            {
-                var v = Vector256.Create(_pBias[c]);
-                int L = Vector256<T>.Count, i = 0;
-                for (; i + L <= valid; i += L) Vector256.Store(Vector256.Load(x + i) + v, x + i);
-                for (; i < valid; i++) x[i] += _pBias[c];
-                break;
-            }
             case PlaneOp.Relu:
                 ReluSpan(x, valid);
                 break;
@@ -75,9 +67,6 @@ internal sealed unsafe partial class CpuBackend<T>
         }
         for (; i < n; i++) if (!(y[i] > T.Zero)) dy[i] = T.Zero;
     }
-
-    protected override void BiasForwardCore(TensorView y, TensorView bias, ReadOnlySpan<int> lengths) =>
-        RunPlanes(PlaneOp.Bias, y, null, Ptr(bias), lengths);
 
     protected override void BiasBackwardCore(TensorView dy, TensorView dbias, ReadOnlySpan<int> lengths, TensorView workspace)
     {
