@@ -1,17 +1,335 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+
 namespace Ser.Engine.Audio;
 
-/// <summary>Decoded WAV contents: interleaved samples in [-1, 1].</summary>
+/// <summary>Decoded WAV contents: interleaved samples in [-1, 1] (float files may exceed it).</summary>
 public sealed record WavData(int SampleRate, int Channels, float[] Interleaved)
 {
     public int FrameCount => Interleaved.Length / Channels;
+
+    public double DurationSeconds => (double)FrameCount / SampleRate;
+
+    /// <summary>Mono by averaging the channels (a plain mean keeps a centred voice at its level).</summary>
+    public float[] MixToMono()
+    {
+        if (Channels == 1)
+            return (float[])Interleaved.Clone();
+        var mono = new float[FrameCount];     // [frames]
+        float scale = 1f / Channels;
+        for (int f = 0; f < mono.Length; f++)
+        {
+            var frame = Interleaved.AsSpan(f * Channels, Channels);
+            float sum = 0;
+            foreach (float s in frame)
+                sum += s;
+            mono[f] = sum * scale;
+        }
+        return mono;
+    }
 }
 
-/// <summary>CONTRACT STUB (audio agent replaces): RIFF WAVE reader.</summary>
+/// <summary>
+/// Little-endian RIFF WAVE reader: PCM 8 (unsigned) / 16 / 24 / 32 bit, IEEE float 32 / 64,
+/// WAVE_FORMAT_EXTENSIBLE (the sub-format GUID decides PCM or float), any channel count.
+/// Hostile input is a <see cref="WavFormatException"/> naming the file and the problem: every size read
+/// from a header is checked against the bytes actually present before anything is allocated or skipped,
+/// and every step of the chunk walk moves forward, so a bad file can neither hang the reader nor make it
+/// allocate more than the file could hold.
+/// </summary>
 public static class WavReader
 {
-    public static WavData Read(string path) => throw new NotImplementedException();
-    public static WavData Read(Stream stream, string nameForErrors) => throw new NotImplementedException();
+    public const int MaxChannels = 256;
+    public const int MinSampleRate = 1000;
+    public const int MaxSampleRate = 768_000;
 
-    /// <summary>Reads, mixes down to mono and resamples to <paramref name="targetRate"/>.</summary>
-    public static float[] ReadMono(string path, int targetRate = 16000) => throw new NotImplementedException();
+    const ushort FormatPcm = 0x0001;
+    const ushort FormatFloat = 0x0003;
+    const ushort FormatExtensible = 0xFFFE;
+
+    public static WavData Read(string path)
+    {
+        using var stream = OpenForReading(path);
+        return Read(stream, path);
+    }
+
+    /// <summary>Reads a whole WAV from <paramref name="stream"/> (from its current position).</summary>
+    public static WavData Read(Stream stream, string nameForErrors)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanSeek)
+        {
+            // The chunk walk needs the true length to bound every header size; buffer a non-seekable stream.
+            var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            copy.Position = 0;
+            return ReadSeekable(copy, nameForErrors);
+        }
+        return ReadSeekable(stream, nameForErrors);
+    }
+
+    /// <summary>Reads, mixes down to mono (channel mean) and resamples to <paramref name="targetRate"/>.</summary>
+    public static float[] ReadMono(string path, int targetRate = 16000)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(targetRate, MinSampleRate);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(targetRate, MaxSampleRate);
+        var wav = Read(path);
+        var mono = wav.MixToMono();
+        return wav.SampleRate == targetRate ? mono : Resampler.Resample(mono, wav.SampleRate, targetRate);
+    }
+
+    static FileStream OpenForReading(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new WavFormatException(path, "file not found");
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new WavFormatException(path, "permission denied");
+        }
+    }
+
+    /// <summary>What the fmt chunk says, after the extensible wrapper is resolved.</summary>
+    readonly record struct Format(ushort Encoding, int Channels, int SampleRate, int BlockAlign, int BitsPerSample);
+
+    static WavData ReadSeekable(Stream stream, string name)
+    {
+        long start = stream.Position;
+        long length = stream.Length - start;
+        Span<byte> header = stackalloc byte[12];
+        if (length < 12)
+            throw new WavFormatException(name, $"too short to be a WAV file ({length} bytes)");
+        ReadExactly(stream, header, name);
+
+        string riff = FourCC(header[..4]);
+        if (riff == "RIFX")
+            throw new WavFormatException(name, "big-endian RIFX WAV is not supported");
+        if (riff == "RF64")
+            throw new WavFormatException(name, "RF64 (64-bit WAV) is not supported");
+        if (riff != "RIFF")
+            throw new WavFormatException(name, $"not a RIFF WAVE file (starts with {Quote(header[..4])})");
+        if (FourCC(header[8..12]) != "WAVE")
+            throw new WavFormatException(name, $"RIFF form type is {Quote(header[8..12])}, not 'WAVE'");
+
+        // Some writers leave the RIFF size at 0 or 0xFFFFFFFF (streamed output); only trust it when it fits.
+        long riffSize = BinaryPrimitives.ReadUInt32LittleEndian(header[4..8]);
+        long end = riffSize >= 4 && 8 + riffSize <= length ? 8 + riffSize : length;
+
+        Format? format = null;
+        long dataOffset = -1, dataSize = 0;
+        long pos = 12;
+        Span<byte> chunkHeader = stackalloc byte[8];
+        // Every turn moves pos forward by at least 8 bytes, and pos never passes `end`: the walk terminates.
+        while (pos + 8 <= end && (format is null || dataOffset < 0))
+        {
+            stream.Position = start + pos;
+            ReadExactly(stream, chunkHeader, name);
+            string id = FourCC(chunkHeader[..4]);
+            long size = BinaryPrimitives.ReadUInt32LittleEndian(chunkHeader[4..]);
+            pos += 8;
+            // Bound by the bytes physically present (not the RIFF size, which some writers get wrong).
+            long remaining = length - pos;
+            if (size > remaining)
+            {
+                string what = id == "data" ? "truncated data: " : "";
+                throw new WavFormatException(name,
+                    $"{what}chunk {Quote(chunkHeader[..4])} at byte {pos - 8} declares {size} bytes but only {remaining} remain");
+            }
+            if (id == "fmt " && format is null)
+                format = ParseFormat(stream, size, name);
+            else if (id == "data" && dataOffset < 0)
+                (dataOffset, dataSize) = (pos, size);
+            pos += size + (size & 1);   // chunks are word aligned: odd sizes carry one pad byte
+        }
+
+        if (format is null)
+            throw new WavFormatException(name, "missing 'fmt ' chunk");
+        if (dataOffset < 0)
+            throw new WavFormatException(name, "missing 'data' chunk");
+        var fmt = format.Value;
+
+        // A trailing partial frame (a writer cut short) is dropped, as other readers do.
+        long frames = dataSize / fmt.BlockAlign;
+        if (frames == 0)
+            throw new WavFormatException(name, $"no samples (data chunk holds {dataSize} bytes, one frame is {fmt.BlockAlign})");
+        long samples = frames * fmt.Channels;
+        if (samples > Array.MaxLength)
+            throw new WavFormatException(name, $"too large: {samples} samples exceed what one array can hold");
+
+        stream.Position = start + dataOffset;
+        var interleaved = new float[samples];     // [frames * channels], bounded by the bytes present
+        Decode(stream, fmt, interleaved, name);
+        return new WavData(fmt.SampleRate, fmt.Channels, interleaved);
+    }
+
+    static Format ParseFormat(Stream stream, long size, string name)
+    {
+        if (size < 16)
+            throw new WavFormatException(name, $"'fmt ' chunk is {size} bytes, at least 16 are needed");
+        Span<byte> fmt = stackalloc byte[40];
+        int have = (int)Math.Min(size, fmt.Length);
+        ReadExactly(stream, fmt[..have], name);
+
+        ushort tag = BinaryPrimitives.ReadUInt16LittleEndian(fmt[0..]);
+        int channels = BinaryPrimitives.ReadUInt16LittleEndian(fmt[2..]);
+        long rate = BinaryPrimitives.ReadUInt32LittleEndian(fmt[4..]);
+        int blockAlign = BinaryPrimitives.ReadUInt16LittleEndian(fmt[12..]);
+        int bits = BinaryPrimitives.ReadUInt16LittleEndian(fmt[14..]);
+
+        ushort encoding = tag;
+        if (tag == FormatExtensible)
+        {
+            if (have < 40 || BinaryPrimitives.ReadUInt16LittleEndian(fmt[16..]) < 22)
+                throw new WavFormatException(name, $"WAVE_FORMAT_EXTENSIBLE 'fmt ' chunk is too short ({size} bytes, 40 needed)");
+            int validBits = BinaryPrimitives.ReadUInt16LittleEndian(fmt[18..]);
+            var guid = fmt[24..40];
+            // KSDATAFORMAT_SUBTYPE_xxx = {0000XXXX-0000-0010-8000-00AA00389B71}: the first two bytes are the format tag.
+            ReadOnlySpan<byte> baseGuidTail = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71];
+            if (!guid[2..].SequenceEqual(baseGuidTail))
+                throw new WavFormatException(name, $"WAVE_FORMAT_EXTENSIBLE sub-format {new Guid(guid)} is not supported");
+            encoding = BinaryPrimitives.ReadUInt16LittleEndian(guid);
+            if (validBits > bits)
+                throw new WavFormatException(name, $"valid bits per sample {validBits} exceed the container's {bits}");
+        }
+
+        if (encoding != FormatPcm && encoding != FormatFloat)
+        {
+            string? known = CompressedName(encoding);
+            throw new WavFormatException(name, known is null
+                ? $"unknown format 0x{encoding:X4} is not supported (only PCM and IEEE float)"
+                : $"compressed format 0x{encoding:X4} ({known}) is not supported (only PCM and IEEE float)");
+        }
+        if (channels == 0 || channels > MaxChannels)
+            throw new WavFormatException(name, $"absurd channel count {channels} (1..{MaxChannels} supported)");
+        if (rate < MinSampleRate || rate > MaxSampleRate)
+            throw new WavFormatException(name, $"sample rate {rate} Hz is outside {MinSampleRate}..{MaxSampleRate} Hz");
+        bool bitsOk = encoding == FormatPcm ? bits is 8 or 16 or 24 or 32 : bits is 32 or 64;
+        if (!bitsOk)
+            throw new WavFormatException(name, encoding == FormatPcm
+                ? $"{bits}-bit PCM is not supported (8, 16, 24 or 32)"
+                : $"{bits}-bit IEEE float is not supported (32 or 64)");
+        int expectedAlign = channels * (bits / 8);
+        if (blockAlign != expectedAlign)
+            throw new WavFormatException(name, $"block align {blockAlign} does not match {channels} channel(s) x {bits} bits (expected {expectedAlign})");
+
+        return new Format(encoding, channels, (int)rate, blockAlign, bits);
+    }
+
+    static string? CompressedName(ushort tag) => tag switch
+    {
+        0x0002 => "MS ADPCM",
+        0x0006 => "A-law",
+        0x0007 => "mu-law",
+        0x0011 => "IMA ADPCM",
+        0x0031 => "GSM 6.10",
+        0x0050 => "MPEG",
+        0x0055 => "MP3",
+        0x00FF => "AAC",
+        0x0160 or 0x0161 or 0x0162 or 0x0163 => "WMA",
+        0x1610 => "HE-AAC",
+        0x6750 => "Vorbis",
+        0xF1AC => "FLAC",
+        _ => null,
+    };
+
+    /// <summary>Decodes exactly dst.Length samples from the stream, a block at a time.</summary>
+    static void Decode(Stream stream, Format fmt, float[] dst, string name)
+    {
+        int bytesPerSample = fmt.BitsPerSample / 8;
+        int samplesPerBlock = 16384;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(samplesPerBlock * bytesPerSample);
+        try
+        {
+            for (int done = 0; done < dst.Length; done += samplesPerBlock)
+            {
+                int count = Math.Min(samplesPerBlock, dst.Length - done);
+                var bytes = buffer.AsSpan(0, count * bytesPerSample);
+                ReadExactly(stream, bytes, name);
+                var output = dst.AsSpan(done, count);
+                if (fmt.Encoding == FormatPcm)
+                    DecodePcm(bytes, output, fmt.BitsPerSample);
+                else
+                    DecodeFloat(bytes, output, fmt.BitsPerSample, done, fmt.Channels, name);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    // Integer PCM maps to [-1, 1) by dividing by 2^(bits-1); 8-bit PCM is unsigned with 128 as zero.
+    static void DecodePcm(ReadOnlySpan<byte> src, Span<float> dst, int bits)
+    {
+        switch (bits)
+        {
+            case 8:
+                for (int i = 0; i < dst.Length; i++)
+                    dst[i] = (src[i] - 128) * (1f / 128);
+                break;
+            case 16:
+                for (int i = 0; i < dst.Length; i++)
+                    dst[i] = BinaryPrimitives.ReadInt16LittleEndian(src[(2 * i)..]) * (1f / 32768);
+                break;
+            case 24:
+                for (int i = 0; i < dst.Length; i++)
+                {
+                    int j = 3 * i;
+                    // Put the 3 bytes in the top of an int so the arithmetic shift sign-extends.
+                    int v = (src[j] << 8 | src[j + 1] << 16 | src[j + 2] << 24) >> 8;
+                    dst[i] = v * (1f / 8388608);
+                }
+                break;
+            case 32:
+                for (int i = 0; i < dst.Length; i++)
+                    dst[i] = (float)(BinaryPrimitives.ReadInt32LittleEndian(src[(4 * i)..]) * (1.0 / 2147483648.0));
+                break;
+        }
+    }
+
+    static void DecodeFloat(ReadOnlySpan<byte> src, Span<float> dst, int bits, int firstSample, int channels, string name)
+    {
+        for (int i = 0; i < dst.Length; i++)
+        {
+            float v = bits == 32
+                ? BinaryPrimitives.ReadSingleLittleEndian(src[(4 * i)..])
+                : (float)BinaryPrimitives.ReadDoubleLittleEndian(src[(8 * i)..]);
+            if (!float.IsFinite(v))
+            {
+                long s = (long)firstSample + i;
+                string what = float.IsNaN(v) ? "NaN" : bits == 64 ? "infinite (or beyond float32 range)" : "infinite";
+                throw new WavFormatException(name, $"sample at frame {s / channels}, channel {s % channels} is {what}");
+            }
+            dst[i] = v;
+        }
+    }
+
+    static void ReadExactly(Stream stream, Span<byte> buffer, string name)
+    {
+        try
+        {
+            stream.ReadExactly(buffer);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new WavFormatException(name, "unexpected end of file");
+        }
+    }
+
+    static string FourCC(ReadOnlySpan<byte> id) => Encoding.ASCII.GetString(id);
+
+    /// <summary>A chunk id for a message: quoted if printable ASCII, hex otherwise (keeps the message one line).</summary>
+    static string Quote(ReadOnlySpan<byte> id)
+    {
+        foreach (byte b in id)
+            if (b < 0x20 || b > 0x7E)
+                return "0x" + Convert.ToHexString(id);
+        return $"'{Encoding.ASCII.GetString(id)}'";
+    }
 }
