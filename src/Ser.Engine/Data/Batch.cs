@@ -8,11 +8,26 @@ namespace Ser.Engine.Data;
 public sealed class Batch
 {
     public Batch(int capacity, int maxFrames, int bins)
+        : this(capacity, maxFrames, bins, capacity * maxFrames)
     {
+    }
+
+    /// <summary>
+    /// Sizes <see cref="Features"/> for at most <paramref name="maxPaddedFrames"/> = Count × Frames, for batches that are
+    /// capped in frames (many short samples or a few long ones) rather than needing Capacity × FrameCapacity.
+    /// </summary>
+    public Batch(int capacity, int maxFrames, int bins, int maxPaddedFrames)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxFrames, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(bins, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPaddedFrames, maxFrames);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxPaddedFrames, capacity * maxFrames);
         Capacity = capacity;
         FrameCapacity = maxFrames;
         Bins = bins;
-        Features = new float[capacity * maxFrames * bins];
+        MaxPaddedFrames = maxPaddedFrames;
+        Features = new float[(long)maxPaddedFrames * bins];
         Lengths = new int[capacity];
         Labels = new int[capacity];
         Indices = new int[capacity];
@@ -21,6 +36,8 @@ public sealed class Batch
     public int Capacity { get; }
     public int FrameCapacity { get; }
     public int Bins { get; }
+    /// <summary>The largest Count × Frames that <see cref="Features"/> holds.</summary>
+    public int MaxPaddedFrames { get; }
 
     /// <summary>Samples in use (≤ Capacity).</summary>
     public int Count { get; set; }
