@@ -199,9 +199,21 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
     public void SetInput(ReadOnlySpan<float> features, int batch, int frames, ReadOnlySpan<int> lengths, ReadOnlySpan<int> labels = default)
     {
         if (batch < 1 || frames < 1) throw new ArgumentException($"batch {batch} x {frames} frames is empty");
-        if (lengths.Length < batch) throw new ArgumentException($"{lengths.Length} lengths for a batch of {batch}");
         long need = (long)batch * frames * Config.Bins;
         if (features.Length < need) throw new ArgumentException($"features hold {features.Length} values, [B, T, F] needs {need}");
+        var input = PrepareInput(batch, frames, lengths, labels);
+        Backend.Upload(features[..(int)need], input);
+    }
+
+    /// <summary>
+    /// <see cref="SetInput"/> without the features: sets the batch shape, lengths and labels (growing capacity if needed)
+    /// and returns the input tensor [B, 1, T, F] for the caller to fill on the backend (the GPU front end writes
+    /// features there directly).
+    /// </summary>
+    public TensorView PrepareInput(int batch, int frames, ReadOnlySpan<int> lengths, ReadOnlySpan<int> labels = default)
+    {
+        if (batch < 1 || frames < 1) throw new ArgumentException($"batch {batch} x {frames} frames is empty");
+        if (lengths.Length < batch) throw new ArgumentException($"{lengths.Length} lengths for a batch of {batch}");
         for (int b = 0; b < batch; b++)
             if (lengths[b] < 1 || lengths[b] > frames)
                 throw new ArgumentOutOfRangeException(nameof(lengths), $"sample {b}: length {lengths[b]} outside 1..{frames}");
@@ -222,7 +234,7 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
             }
             _labels[b] = labels.IsEmpty ? 0 : labels[b];
         }
-        Backend.Upload(features[..(int)need], Input);
+        return Input;
     }
 
     /// <summary>Forward through every layer; training = dropout active.</summary>

@@ -1,5 +1,6 @@
 using Ser.Engine.Backends;
 using Ser.Engine.Backends.Cpu;
+using Ser.Engine.Backends.Cuda;
 using Ser.Engine.Data;
 using Ser.Engine.Graph;
 using Ser.Engine.Models;
@@ -17,6 +18,9 @@ namespace Ser.Engine.Training;
 /// Checkpoint.Save(path, ex, labels, stats, metadata, includeOptimizer: true, epoch: 3);
 /// </code>
 /// A training step in steady state allocates nothing. Not thread-safe: one step at a time.
+/// On the GPU (Device = "cuda") <see cref="TrainStep"/> waits for the device once, to return the loss;
+/// <see cref="QueueTrainStep"/> does not wait at all and leaves the results on the device until
+/// <see cref="TakeQueuedTotals"/>.
 /// </summary>
 public sealed class Executor : IDisposable
 {
@@ -43,6 +47,11 @@ public sealed class Executor : IDisposable
         {
             return new Executor(new GraphExecutor<float>(config, backend, options.MaxBatch, options.MaxFrames, options.Training), options);
         }
+        catch (Exception e) when (GpuOutOfMemoryException.IsOutOfMemory(e))
+        {
+            backend.Dispose();
+            throw OutOfMemory("planning memory for", options.MaxBatch, options.MaxFrames, e);
+        }
         catch
         {
             backend.Dispose();
@@ -53,9 +62,13 @@ public sealed class Executor : IDisposable
     static Backend<float> CreateBackend(ExecutorOptions options) => options.Device.ToLowerInvariant() switch
     {
         "cpu" => new CpuBackend<float>(options.Threads),
-        "cuda" => throw new SerException("device 'cuda': the CUDA backend is not part of this build yet (use --device cpu)"),
-        _ => throw new SerException($"unknown device '{options.Device}' (expected cpu or cuda)"),
+        "cuda" => CudaBackend<float>.Open(options.GpuOrdinal, options.Tf32),
+        "auto" => CudaBackend<float>.IsAvailable(out _) ? CudaBackend<float>.Open(options.GpuOrdinal, options.Tf32) : new CpuBackend<float>(options.Threads),
+        _ => throw new SerException($"unknown device '{options.Device}' (expected cpu, cuda or auto)"),
     };
+
+    static GpuOutOfMemoryException OutOfMemory(string doing, int batch, int frames, Exception e) =>
+        new($"GPU out of memory {doing} batch size {batch} x {frames} frames ({e.Message}); use a smaller batch size", e);
 
     public ModelConfig Config => _graph.Config;
     public ExecutorOptions Options { get; }
@@ -78,8 +91,17 @@ public sealed class Executor : IDisposable
         set => _graph.Observer = value;
     }
 
-    /// <summary>Peak working memory: every arena plus the backend's per-thread scratch, in bytes.</summary>
-    public long ArenaBytes => _graph.ArenaBytes + (_graph.Backend is CpuBackend<float> cpu ? cpu.ScratchBytes : 0);
+    /// <summary>Peak working memory: every arena plus the backend's own scratch (CPU: per-thread panels; GPU: cuDNN weight
+    /// spaces, staging), in bytes.</summary>
+    public long ArenaBytes => _graph.Backend switch
+    {
+        CpuBackend<float> cpu => _graph.ArenaBytes + cpu.ScratchBytes,
+        CudaBackend<float> cuda => cuda.DeviceBytes,
+        _ => _graph.ArenaBytes,
+    };
+
+    /// <summary>The CUDA backend when this executor runs on the GPU.</summary>
+    internal CudaBackend<float>? Cuda => _graph.Backend as CudaBackend<float>;
 
     /// <summary>Bytes per arena (parameters, gradients, adam-moments, activations, workspace).</summary>
     public IReadOnlyList<(string Name, long Bytes)> ArenaUsage => _graph.Arenas().ToList();
@@ -103,23 +125,102 @@ public sealed class Executor : IDisposable
     public StepResult TrainStep(Batch batch, ReadOnlySpan<float> classCounts = default)
     {
         if (!IsTraining) throw new InvalidOperationException("this executor was created for inference (Training = false)");
-        Load(batch);
+        try
+        {
+            Load(batch);
+            _graph.Forward(training: true);
+            double loss = _graph.Loss(classCounts, gradient: true);
+            int correct = CountCorrect(batch, default);
+            _graph.Backward();
+            var a = Adam;
+            double norm = _graph.ApplyAdam(a.LearningRate, a.Beta1, a.Beta2, a.Epsilon, a.WeightDecay, a.ClipNorm);
+            return new StepResult(loss, correct, batch.Count, norm);
+        }
+        catch (Exception e) when (GpuOutOfMemoryException.IsOutOfMemory(e))
+        {
+            throw OutOfMemory("training on", batch.Count, batch.Frames, e);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="TrainStep"/> without reading anything back: on the GPU no host synchronisation at all (unless
+    /// <see cref="AdamOptions.ClipNorm"/> is on, which reads the gradient norm). Loss and correct predictions add up on
+    /// the device until <see cref="TakeQueuedTotals"/>. On the CPU the same totals are kept on the host.
+    /// </summary>
+    public void QueueTrainStep(Batch batch, ReadOnlySpan<float> classCounts = default)
+    {
+        if (Cuda is null)
+        {
+            var r = TrainStep(batch, classCounts);
+            _hostTotals = _hostTotals.Add(r.Loss, r.Correct, r.Count);
+            return;
+        }
+        if (!IsTraining) throw new InvalidOperationException("this executor was created for inference (Training = false)");
+        try
+        {
+            Load(batch);
+            QueueLoadedTrainStep(classCounts);
+        }
+        catch (Exception e) when (GpuOutOfMemoryException.IsOutOfMemory(e))
+        {
+            throw OutOfMemory("training on", batch.Count, batch.Frames, e);
+        }
+    }
+
+    QueuedStepTotals _hostTotals;
+
+    /// <summary>A queued step on the input already in place (GPU only; the CUDA batch source loads it).</summary>
+    internal void QueueLoadedTrainStep(ReadOnlySpan<float> classCounts)
+    {
+        var cuda = Cuda ?? throw new InvalidOperationException("queued steps on a loaded input need the GPU");
         _graph.Forward(training: true);
-        double loss = _graph.Loss(classCounts, gradient: true);
-        int correct = CountCorrect(batch, default);
+        cuda.QueueLoss = true;
+        try
+        {
+            _graph.Loss(classCounts, gradient: true);
+        }
+        finally
+        {
+            cuda.QueueLoss = false;
+        }
         _graph.Backward();
         var a = Adam;
-        double norm = _graph.ApplyAdam(a.LearningRate, a.Beta1, a.Beta2, a.Epsilon, a.WeightDecay, a.ClipNorm);
-        return new StepResult(loss, correct, batch.Count, norm);
+        _graph.ApplyAdam(a.LearningRate, a.Beta1, a.Beta2, a.Epsilon, a.WeightDecay, a.ClipNorm);
+    }
+
+    /// <summary>Totals of the steps queued since the last call (then cleared). On the GPU: one host synchronisation.</summary>
+    public QueuedStepTotals TakeQueuedTotals()
+    {
+        if (Cuda is { } cuda)
+        {
+            var (steps, loss, correct, samples) = cuda.TakeTotals();
+            return new QueuedStepTotals(steps, loss, correct, samples);
+        }
+        var t = _hostTotals;
+        _hostTotals = default;
+        return t;
     }
 
     /// <summary>Forward only (dropout off): loss and accuracy on the batch; logits [B, K] copied out if given.</summary>
     public StepResult Evaluate(Batch batch, ReadOnlySpan<float> classCounts = default, Span<float> logits = default)
     {
-        Load(batch);
+        try
+        {
+            Load(batch);
+            return EvaluateLoaded(classCounts, batch.Labels.AsSpan(0, batch.Count), logits);
+        }
+        catch (Exception e) when (GpuOutOfMemoryException.IsOutOfMemory(e))
+        {
+            throw OutOfMemory("evaluating", batch.Count, batch.Frames, e);
+        }
+    }
+
+    /// <summary>Forward, loss and accuracy on the input already in place (labels: the batch's, B of them).</summary>
+    internal StepResult EvaluateLoaded(ReadOnlySpan<float> classCounts, ReadOnlySpan<int> labels, Span<float> logits)
+    {
         _graph.Forward(training: false);
         double loss = _graph.Loss(classCounts, gradient: false);
-        return new StepResult(loss, CountCorrect(batch, logits), batch.Count);
+        return new StepResult(loss, CountCorrect(labels, logits), labels.Length);
     }
 
     /// <summary>
@@ -132,9 +233,16 @@ public sealed class Executor : IDisposable
         if (frames < 1) throw new SerException("cannot classify an utterance with no frames");
         if (features.Length < frames * bins) throw new ArgumentException($"features hold {features.Length} values, [T, F] needs {frames * bins}");
         if (probabilities.Length < Config.Classes) throw new ArgumentException($"probabilities must hold {Config.Classes} values");
-        _graph.SetInput(features[..(frames * bins)], 1, frames, [frames]);
-        _graph.Forward(training: false);
-        Softmax(_graph.Logits(), probabilities[..Config.Classes]);
+        try
+        {
+            _graph.SetInput(features[..(frames * bins)], 1, frames, [frames]);
+            _graph.Forward(training: false);
+            Softmax(_graph.Logits(), probabilities[..Config.Classes]);
+        }
+        catch (Exception e) when (GpuOutOfMemoryException.IsOutOfMemory(e))
+        {
+            throw OutOfMemory("classifying", 1, frames, e);
+        }
     }
 
     /// <summary>Softmax of each row of logits [B, K] into probabilities [B, K].</summary>
@@ -190,17 +298,19 @@ public sealed class Executor : IDisposable
             batch.Lengths.AsSpan(0, batch.Count), batch.Labels.AsSpan(0, batch.Count));
     }
 
-    int CountCorrect(Batch batch, Span<float> logitsOut)
+    int CountCorrect(Batch batch, Span<float> logitsOut) => CountCorrect(batch.Labels.AsSpan(0, batch.Count), logitsOut);
+
+    int CountCorrect(ReadOnlySpan<int> labels, Span<float> logitsOut)
     {
         var logits = _graph.Logits();
         int k = Config.Classes, correct = 0;
         if (!logitsOut.IsEmpty) logits.CopyTo(logitsOut);
-        for (int b = 0; b < batch.Count; b++)
+        for (int b = 0; b < labels.Length; b++)
         {
             var row = logits.Slice(b * k, k);
             int best = 0;
             for (int j = 1; j < k; j++) if (row[j] > row[best]) best = j;
-            if (best == batch.Labels[b]) correct++;
+            if (best == labels[b]) correct++;
         }
         return correct;
     }

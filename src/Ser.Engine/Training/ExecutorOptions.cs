@@ -12,8 +12,13 @@ public sealed record ExecutorOptions
     public bool Training { get; init; } = true;
     /// <summary>CPU threads; 0 = <see cref="Environment.ProcessorCount"/>.</summary>
     public int Threads { get; init; }
-    /// <summary>"cpu" (the CUDA backend registers "cuda" when it lands).</summary>
+    /// <summary>"cpu", "cuda" (the GPU; a one-line error when there is none) or "auto" (the GPU when usable, else the CPU).</summary>
     public string Device { get; init; } = "cpu";
+    /// <summary>Which GPU (CUDA device ordinal) "cuda" and "auto" use.</summary>
+    public int GpuOrdinal { get; init; }
+    /// <summary>GPU only: allow TF32 tensor-core math in cuDNN/cuBLAS (faster; ~1e-3 relative error, so CPU and GPU
+    /// results no longer agree to float32 rounding). Off by default.</summary>
+    public bool Tf32 { get; init; }
     /// <summary>Seeds dropout masks (with the step number).</summary>
     public ulong DropoutSeed { get; init; } = 0x5E5_0D50UL;
 }
@@ -37,3 +42,15 @@ public sealed record AdamOptions
 /// <param name="Count">Samples in the batch.</param>
 /// <param name="GradientNorm">Global gradient L2 norm before clipping (training with clipping only, else 0).</param>
 public readonly record struct StepResult(double Loss, int Correct, int Count, double GradientNorm = 0);
+
+/// <summary>What the steps queued with <see cref="Executor.QueueTrainStep"/> measured, added up.</summary>
+/// <param name="Steps">Steps queued.</param>
+/// <param name="LossSum">Sum of the steps' losses (each the batch's weighted loss).</param>
+/// <param name="Correct">Samples whose argmax logit equals the label (training mode: dropout active).</param>
+/// <param name="Count">Samples.</param>
+public readonly record struct QueuedStepTotals(int Steps, double LossSum, int Correct, int Count)
+{
+    public double MeanLoss => Steps > 0 ? LossSum / Steps : double.NaN;
+    public double Accuracy => Count > 0 ? (double)Correct / Count : double.NaN;
+    internal QueuedStepTotals Add(double loss, int correct, int count) => new(Steps + 1, LossSum + loss, Correct + correct, Count + count);
+}

@@ -10,12 +10,14 @@ namespace Ser.Engine.Backends.Cuda;
 internal sealed class CudaArena : Arena
 {
     readonly CudaDeviceMemory _memory;
+    readonly CudaStream _stream;
     readonly Action<long>? _released;
 
     public CudaArena(string name, long elements, int elementSize, CudaStream stream, Action<long>? released = null)
         : base(name, elements, elementSize)
     {
         _memory = AllocateDevice(name, Bytes);
+        _stream = stream;
         _released = released;
         try
         {
@@ -46,6 +48,11 @@ internal sealed class CudaArena : Arena
     public override void Dispose()
     {
         if (_memory.IsClosed) return;
+        // Queued kernels may still use the block (an executor re-plans its arenas between batches).
+        if (!_stream.IsClosed)
+        {
+            try { _stream.Synchronize(); } catch (NativeException) { /* a failed stream: free anyway */ }
+        }
         _memory.Dispose();
         _released?.Invoke(Bytes);
     }

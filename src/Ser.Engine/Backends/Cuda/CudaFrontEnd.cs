@@ -92,21 +92,41 @@ public sealed class CudaFrontEnd : IDisposable
         EnsureCapacity(ref _frameStart, (batch + 1) * sizeof(int));
         _sampleStart!.CopyFrom<long>(sampleStart, stream);
         _frameStart!.CopyFrom<int>(frameStart, stream);
-        CudaDriver.Check(CudaNative.cuMemsetD32Async(output, 0, (nuint)((long)batch * frames * FrontEnd.Bins), stream.Value));
-
-        int total = frameStart[batch];
-        for (int first = 0; first < total; first += MaxChunkFrames)
-            ComputeChunk(pcm, batch, output, frames, first, Math.Min(MaxChunkFrames, total - first));
+        ComputeStaged(pcm, batch, _sampleStart.Pointer, _frameStart.Pointer, frameStart[batch], output, frames);
     }
 
+    /// <summary>
+    /// <see cref="Compute(ulong, ReadOnlySpan{int}, ulong, int)"/> with the per-sample offsets already on the device
+    /// (sampleStart [B+1] long, frameStart [B+1] int, <paramref name="totalFrames"/> = frameStart[B]): queues the work and
+    /// returns without allocating or waiting (after <see cref="ReserveChunks"/>). The caller checked the arguments.
+    /// </summary>
+    internal void ComputeStaged(ulong pcm, int batch, ulong sampleStart, ulong frameStart, int totalFrames, ulong output, int frames)
+    {
+        _device.MakeCurrent();
+        CudaDriver.Check(CudaNative.cuMemsetD32Async(output, 0, (nuint)((long)batch * frames * FrontEnd.Bins), _device.Stream.Value));
+        for (int first = 0; first < totalFrames; first += MaxChunkFrames)
+            ComputeChunk(pcm, batch, sampleStart, frameStart, output, frames, first, Math.Min(MaxChunkFrames, totalFrames - first));
+    }
+
+    /// <summary>Allocates the largest chunk buffers now, so later batches never reallocate (which waits for the GPU).</summary>
+    internal void ReserveChunks()
+    {
+        _device.MakeCurrent();
+        EnsureCapacity(ref _frames, (long)MaxChunkFrames * FrontEnd.DftSize * sizeof(float));
+        EnsureCapacity(ref _spectrum, (long)MaxChunkFrames * (FrontEnd.DftSize / 2 + 1) * 2 * sizeof(float));
+    }
+
+    /// <summary>Device bytes of the chunk buffers.</summary>
+    internal long ChunkBytes => (_frames?.Bytes ?? 0) + (_spectrum?.Bytes ?? 0);
+
     // Frames first..first+count-1 of the packed batch: window them, transform, write their features.
-    unsafe void ComputeChunk(ulong pcm, int batch, ulong output, int frames, int first, int count)
+    unsafe void ComputeChunk(ulong pcm, int batch, ulong sampleStart, ulong frameStart, ulong output, int frames, int first, int count)
     {
         int planSize = PlanSize(count);
         EnsureCapacity(ref _frames, (long)planSize * FrontEnd.DftSize * sizeof(float));
         EnsureCapacity(ref _spectrum, (long)planSize * (FrontEnd.DftSize / 2 + 1) * 2 * sizeof(float));
         ulong framesPtr = _frames!.Pointer, spectrumPtr = _spectrum!.Pointer;
-        ulong pcmPtr = pcm, sampleStartPtr = _sampleStart!.Pointer, frameStartPtr = _frameStart!.Pointer, windowPtr = _window.Pointer;
+        ulong pcmPtr = pcm, sampleStartPtr = sampleStart, frameStartPtr = frameStart, windowPtr = _window.Pointer;
         ulong meanPtr = _mean.Pointer, stdPtr = _std.Pointer, outPtr = output;
         int batchArg = batch, framesArg = frames, firstArg = first, countArg = count;
 
