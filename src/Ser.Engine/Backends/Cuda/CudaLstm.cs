@@ -244,6 +244,9 @@ internal sealed unsafe partial class CudaBackend<T>
         var buf = LstmBuffers(plan, batch, frames, reserve, workspace);
         PackLstmWeights(plan, weights);
         ulong len = Lengths(lengths);
+        // Padded frames of x are zeroed in place: they are never part of the result, but cuDNN may still multiply them
+        // (by zero gradients) in its GEMMs, and garbage such as NaN would leak through 0 * NaN.
+        MaskInPlace(Ptr(sequence), len, batch, 1, frames, desc.InputSize);
         Cudnn.Check(CudnnNative.cudnnRNNForward(_cudnn.Value, plan.Rnn.Value, CudnnForwardMode.Training, len,
             plan.X.Value, Ptr(sequence), plan.Y.Value, buf.Y, plan.H.Value, 0, 0, plan.H.Value, 0, 0,
             (nuint)plan.WeightBytes, plan.Weights.Pointer, (nuint)buf.WorkBytes, buf.Work, (nuint)buf.ReserveBytes, buf.Reserve));
@@ -263,6 +266,7 @@ internal sealed unsafe partial class CudaBackend<T>
         var buf = LstmBuffers(plan, batch, frames, reserve, workspace);
         PackLstmWeights(plan, weights); // the weight space may have served another executor since the forward
         ulong len = Lengths(lengths);
+        MaskInPlace(Ptr(sequence), len, batch, 1, frames, desc.InputSize);
 
         // dy [B, T, 2H]: zero except where the output was read
         ulong dy = buf.Dy, dout = Ptr(dOutput);
