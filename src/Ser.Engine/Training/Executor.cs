@@ -38,10 +38,12 @@ public sealed class Executor : IDisposable
         config.Validate();
         if (options.MaxBatch < 1) throw new SerException($"max batch must be >= 1, got {options.MaxBatch}");
         if (options.MaxFrames < 1) throw new SerException($"max frames must be >= 1, got {options.MaxFrames}");
+        if (options.MaxPaddedFrames < 0) throw new SerException($"max padded frames must be >= 0, got {options.MaxPaddedFrames}");
         Backend<float> backend = CreateBackend(options);
         try
         {
-            return new Executor(new GraphExecutor<float>(config, backend, options.MaxBatch, options.MaxFrames, options.Training), options);
+            return new Executor(new GraphExecutor<float>(config, backend, options.MaxBatch, options.MaxFrames, options.Training,
+                ownsBackend: true, maxPaddedFrames: options.MaxPaddedFrames), options);
         }
         catch
         {

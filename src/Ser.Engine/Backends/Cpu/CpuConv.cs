@@ -58,10 +58,12 @@ internal sealed unsafe partial class CpuBackend<T>
     static int RoundUp(int v, int m) => (v + m - 1) / m * m;
     static long RoundUp(long v, long m) => (v + m - 1) / m * m;
 
-    protected override long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames)
+    protected override long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows)
     {
         var g = new ConvGeometry(desc);
-        long chunks = (long)maxBatch * ((maxFrames + g.ChunkRows - 1) / g.ChunkRows);
+        // sum_b ceil(V_b / chunk) <= min(B ceil(T / chunk), (sum_b V_b + B (chunk - 1)) / chunk)
+        long chunks = Math.Min((long)maxBatch * ((maxFrames + g.ChunkRows - 1) / g.ChunkRows),
+                               (maxRows + (long)maxBatch * (g.ChunkRows - 1)) / g.ChunkRows);
         return g.Packed + Workers * g.PerWorker + chunks * g.Cout * g.K;
     }
 
