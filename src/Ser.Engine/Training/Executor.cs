@@ -52,10 +52,17 @@ public sealed class Executor : IDisposable
         }
     }
 
+    /// <summary>
+    /// Set by the CUDA backend (e.g. from a [ModuleInitializer] in Backends/Cuda) to make device "cuda" available;
+    /// it throws a <see cref="SerException"/> when no GPU or library is usable.
+    /// </summary>
+    internal static Func<ExecutorOptions, Backend<float>>? CudaBackendFactory { get; set; }
+
     static Backend<float> CreateBackend(ExecutorOptions options) => options.Device.ToLowerInvariant() switch
     {
         "cpu" => new CpuBackend<float>(options.Threads),
-        "cuda" => throw new SerException("device 'cuda': the CUDA backend is not part of this build yet (use --device cpu)"),
+        "cuda" => CudaBackendFactory?.Invoke(options)
+                  ?? throw new SerException("device 'cuda': the CUDA backend is not part of this build yet (use --device cpu)"),
         _ => throw new SerException($"unknown device '{options.Device}' (expected cpu or cuda)"),
     };
 
