@@ -168,10 +168,16 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
 
     // ---- bidirectional LSTM over [B, T, I] with per-sample lengths ------------------------------------------------
 
-    /// <summary>Saved forward state (gates, cells, hidden) the backward pass needs for batches of at most maxRows
-    /// padded frames (B * T); opaque to callers.</summary>
-    public long LstmReserve(in LstmDesc desc, long maxRows) => LstmReserveCore(desc, maxRows);
-    public long LstmWorkspace(in LstmDesc desc, long maxRows) => LstmWorkspaceCore(desc, maxRows);
+    /// <summary>
+    /// Saved forward state (gates, cells, hidden) the backward pass needs, for sequences [B, T, I] with B &lt;= maxBatch,
+    /// T &lt;= maxFrames and B * T &lt;= maxRows; opaque to callers (cuDNN's reserve space).
+    /// </summary>
+    public long LstmReserve(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) =>
+        LstmReserveCore(desc, maxBatch, maxFrames, Math.Min(maxRows, (long)maxBatch * maxFrames));
+
+    /// <summary>Scratch for one LSTM call, same bounds as <see cref="LstmReserve"/>.</summary>
+    public long LstmWorkspace(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) =>
+        LstmWorkspaceCore(desc, maxBatch, maxFrames, Math.Min(maxRows, (long)maxBatch * maxFrames));
 
     /// <summary>
     /// output [B, 2H] = concat(forward h at t = V_b - 1, backward h after its step t = 0); the backward direction
@@ -294,8 +300,8 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     protected abstract void MapsToSequenceCore(TensorView maps, TensorView sequence, ReadOnlySpan<int> lengths);
     protected abstract void SequenceToMapsCore(TensorView sequence, TensorView maps, ReadOnlySpan<int> lengths);
 
-    protected abstract long LstmReserveCore(in LstmDesc desc, long maxRows);
-    protected abstract long LstmWorkspaceCore(in LstmDesc desc, long maxRows);
+    protected abstract long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows);
+    protected abstract long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows);
     protected abstract void LstmForwardCore(in LstmDesc desc, TensorView sequence, in LstmParams weights, TensorView output,
         TensorView reserve, TensorView workspace, ReadOnlySpan<int> lengths);
     protected abstract void LstmBackwardCore(in LstmDesc desc, TensorView sequence, in LstmParams weights, TensorView reserve,

@@ -44,10 +44,10 @@ internal sealed class BiLstmLayer<T>(string name, int hidden) : Layer<T>(name) w
                          ctx.Param(_index[3]), ctx.Param(_index[4]), ctx.Param(_index[5]));
 
     public override long ReserveElements(Backend<T> backend, in BatchCapacity capacity) =>
-        backend.LstmReserve(Desc, capacity.RowsAt(Input.Level));
+        backend.LstmReserve(Desc, capacity.MaxBatch, capacity.FramesAt(Input.Level), capacity.RowsAt(Input.Level));
 
     public override long WorkspaceElements(Backend<T> backend, in BatchCapacity capacity) =>
-        backend.LstmWorkspace(Desc, capacity.RowsAt(Input.Level));
+        backend.LstmWorkspace(Desc, capacity.MaxBatch, capacity.FramesAt(Input.Level), capacity.RowsAt(Input.Level));
 
     public override void Forward(LayerContext<T> ctx) =>
         ctx.Backend.LstmForward(Desc, ctx.X, Params(ctx, false), ctx.Y, ctx.Reserve, ctx.Workspace, ctx.Lengths(Input.Level));
