@@ -21,6 +21,20 @@ public sealed record ExecutorOptions
     public string Device { get; init; } = "cpu";
     /// <summary>Seeds dropout masks (with the step number).</summary>
     public ulong DropoutSeed { get; init; } = 0x5E5_0D50UL;
+
+    /// <summary>
+    /// Options sized for the largest batch a reusable <see cref="Data.Batch"/> buffer can hold (e.g. the data loader's
+    /// CreateBatch()): capacity, frame capacity and padded-frame budget.
+    /// </summary>
+    public static ExecutorOptions For(Data.Batch batch, bool training = true, string device = "cpu", int threads = 0) => new()
+    {
+        MaxBatch = batch.Capacity,
+        MaxFrames = batch.FrameCapacity,
+        MaxPaddedFrames = batch.MaxPaddedFrames,
+        Training = training,
+        Device = device,
+        Threads = threads,
+    };
 }
 
 /// <summary>Adam settings (β1 0.9, β2 0.999, ε 1e-8; decoupled weight decay and grad-norm clipping off by default).</summary>

@@ -61,10 +61,11 @@ public class TrainingTests
         var config = ModelConfig.Small with { Dropout = 0 };
         var counts = new float[config.Classes];
         foreach (int i in items) counts[cache.Label(i)]++;
-        using var ex = Executor.Create(config, new ExecutorOptions { MaxBatch = 8, MaxFrames = loader.MaxFrames });
+        var batch = loader.CreateBatch();
+        using var ex = Executor.Create(config, ExecutorOptions.For(batch));
         ex.InitializeParameters(4);
         ex.Adam = new AdamOptions { LearningRate = 3e-3 };
-        var batch = loader.CreateBatch();
+        long planned = ex.ArenaBytes;
         int correct = 0, epoch = 0;
         for (; epoch < 150 && clock.Elapsed.TotalSeconds < 30; epoch++)
         {
@@ -82,6 +83,7 @@ public class TrainingTests
             if (correct == 16) break;
         }
         Assert.True(correct == 16, $"{correct}/16 correct after {epoch} epochs, {clock.Elapsed.TotalSeconds:0.0} s");
+        Assert.Equal(planned, ex.ArenaBytes); // the loader's batch shape was planned for: no growth
     }
 
     /// <summary>A frame budget per batch (B * T) plans less memory and still holds both extremes without growing.</summary>
