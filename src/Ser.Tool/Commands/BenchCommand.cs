@@ -37,8 +37,8 @@ internal sealed class BenchCommand : ICommand
     [Option("threads", Default = 0, HelpText = "CPU threads (0 = all cores).")]
     public int Threads { get; set; }
 
-    [Option("repeats", Default = 3, HelpText = "Timed repeats per measurement (the median is reported); paper uses at most --paper-repeats.")]
-    public int Repeats { get; set; } = 3;
+    [Option("repeats", Default = 5, HelpText = "Timed repeats per measurement (the median is reported); paper uses at most --paper-repeats.")]
+    public int Repeats { get; set; } = 5;
 
     [Option("paper-repeats", Default = 1, HelpText = "Timed repeats for the paper preset (it is ~20x slower than small).")]
     public int PaperRepeats { get; set; } = 1;
@@ -183,8 +183,8 @@ internal sealed class BenchCommand : ICommand
             ["frames"] = frames,
             ["audio_seconds"] = audio,
             ["padded_audio_seconds"] = b * frames / 100.0,
-            ["forward"] = Stats(b, audio, fwd, fwdPad),
-            ["train_step"] = Stats(b, audio, train, trainPad),
+            ["forward"] = Stats(b, audio, t[0], t[1]),
+            ["train_step"] = Stats(b, audio, t[2], t[3]),
             ["train_step_gflop"] = flops.Total / 1e9,
             ["train_step_gflops_per_s"] = flops.Total / train / 1e9,
             ["arena_bytes"] = ex.ArenaBytes,
@@ -193,16 +193,23 @@ internal sealed class BenchCommand : ICommand
         return new Result(json, frames, audio, fwd, fwdPad, train, trainPad, flops.Total, ex.ArenaBytes);
     }
 
-    static JsonObject Stats(int b, double audio, double variable, double padded) => new()
+    static JsonObject Stats(int b, double audio, List<double> variableRuns, List<double> paddedRuns)
     {
-        ["variable_seconds"] = variable,
-        ["padded_seconds"] = padded,
-        ["variable_utterances_per_s"] = b / variable,
-        ["variable_audio_seconds_per_s"] = audio / variable,
-        ["padded_utterances_per_s"] = b / padded,
-        ["padded_audio_seconds_per_s"] = audio / padded,
-        ["padding_speedup"] = padded / variable,
-    };
+        double variable = Median(variableRuns), padded = Median(paddedRuns);
+        return new JsonObject
+        {
+            ["variable_seconds"] = variable,
+            ["padded_seconds"] = padded,
+            ["variable_utterances_per_s"] = b / variable,
+            ["variable_audio_seconds_per_s"] = audio / variable,
+            ["padded_utterances_per_s"] = b / padded,
+            ["padded_audio_seconds_per_s"] = audio / padded,
+            ["padding_speedup"] = padded / variable,
+            ["padding_speedup_of_minima"] = paddedRuns.Min() / variableRuns.Min(),
+            ["variable_seconds_runs"] = new JsonArray(variableRuns.Select(v => (JsonNode)v).ToArray()),
+            ["padded_seconds_runs"] = new JsonArray(paddedRuns.Select(v => (JsonNode)v).ToArray()),
+        };
+    }
 
     static double Seconds(Action step)
     {
@@ -267,9 +274,9 @@ internal sealed class BenchCommand : ICommand
         return sizes.Count > 0 ? sizes.ToArray() : throw new SerException("--batch-sizes: no sizes given");
     }
 
-    static double Median(List<double> v)
+    static double Median(IEnumerable<double> values)
     {
-        v.Sort();
+        var v = values.Order().ToList();
         return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
     }
 
