@@ -62,6 +62,7 @@ internal sealed class BenchCommand : ICommand
         };
         var sizes = ParseSizes(BatchSizes);
         if (Repeats < 1 || PaperRepeats < 1 || Warmup < 0) throw new SerException("--repeats/--paper-repeats must be >= 1 and --warmup >= 0");
+        string loadBefore = LoadAverage();
         var lengths = SyntheticLengths(Seed, sizes.Max());
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 150);
         int cores = Environment.ProcessorCount;
@@ -89,6 +90,7 @@ internal sealed class BenchCommand : ICommand
         }
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine("pad x = time of the same batch computed fully padded (every sample length T) / time with per-sample lengths.");
+        AnsiConsole.MarkupLine($"load average before/after: {loadBefore} / {LoadAverage()} (other processes on these cores slow every number)");
 
         var doc = new JsonObject
         {
@@ -99,6 +101,8 @@ internal sealed class BenchCommand : ICommand
             ["threads"] = Threads > 0 ? Threads : cores,
             ["runtime"] = RuntimeInformation.FrameworkDescription,
             ["os"] = RuntimeInformation.OSDescription,
+            ["load_average_before"] = loadBefore,
+            ["load_average_after"] = LoadAverage(),
             ["seed"] = Seed,
             ["warmup"] = Warmup,
             ["repeats"] = Repeats,
@@ -272,6 +276,13 @@ internal sealed class BenchCommand : ICommand
             sizes.Add(v);
         }
         return sizes.Count > 0 ? sizes.ToArray() : throw new SerException("--batch-sizes: no sizes given");
+    }
+
+    /// <summary>/proc/loadavg (Linux): other processes on the same cores slow every number down.</summary>
+    static string LoadAverage()
+    {
+        try { return File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a"; }
+        catch (IOException) { return "n/a"; }
     }
 
     static double Median(IEnumerable<double> values)
