@@ -59,8 +59,12 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
 
     // ---- convolution: x [B, Cin, T, F], w [Cout, Cin, KT, KF], y [B, Cout, T, F] ----------------------------------
 
-    /// <summary>Workspace elements the three convolution passes need for batches up to this shape.</summary>
-    public long ConvWorkspace(in ConvDesc desc, int maxBatch, int maxFrames) => ConvWorkspaceCore(desc, maxBatch, maxFrames);
+    /// <summary>
+    /// Workspace elements the three convolution passes need for batches of at most maxBatch samples of at most
+    /// maxFrames frames and at most maxRows padded frames in all (B * T).
+    /// </summary>
+    public long ConvWorkspace(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows) =>
+        ConvWorkspaceCore(desc, maxBatch, maxFrames, Math.Min(maxRows, (long)maxBatch * maxFrames));
 
     /// <summary>
     /// y = conv(x, w) + bias (bias [Cout], or empty for none) on valid frames. Padded frames of y are left unspecified
@@ -164,9 +168,16 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
 
     // ---- bidirectional LSTM over [B, T, I] with per-sample lengths ------------------------------------------------
 
-    /// <summary>Saved forward state (gates, cells, hidden) the backward pass needs; opaque to callers.</summary>
-    public long LstmReserve(in LstmDesc desc, int maxBatch, int maxFrames) => LstmReserveCore(desc, maxBatch, maxFrames);
-    public long LstmWorkspace(in LstmDesc desc, int maxBatch, int maxFrames) => LstmWorkspaceCore(desc, maxBatch, maxFrames);
+    /// <summary>
+    /// Saved forward state (gates, cells, hidden) the backward pass needs, for sequences [B, T, I] with B &lt;= maxBatch,
+    /// T &lt;= maxFrames and B * T &lt;= maxRows; opaque to callers (cuDNN's reserve space).
+    /// </summary>
+    public long LstmReserve(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) =>
+        LstmReserveCore(desc, maxBatch, maxFrames, Math.Min(maxRows, (long)maxBatch * maxFrames));
+
+    /// <summary>Scratch for one LSTM call, same bounds as <see cref="LstmReserve"/>.</summary>
+    public long LstmWorkspace(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) =>
+        LstmWorkspaceCore(desc, maxBatch, maxFrames, Math.Min(maxRows, (long)maxBatch * maxFrames));
 
     /// <summary>
     /// output [B, 2H] = concat(forward h at t = V_b - 1, backward h after its step t = 0); the backward direction
@@ -272,7 +283,7 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     protected abstract void ZeroCore(TensorView tensor);
     protected abstract void CopyCore(TensorView source, TensorView destination);
 
-    protected abstract long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames);
+    protected abstract long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows);
     protected abstract void ConvForwardCore(in ConvDesc desc, TensorView x, TensorView w, TensorView bias, TensorView y,
         ReadOnlySpan<int> lengths, TensorView workspace);
     protected abstract void ConvBackwardDataCore(in ConvDesc desc, TensorView dy, TensorView w, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace);
@@ -289,8 +300,8 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     protected abstract void MapsToSequenceCore(TensorView maps, TensorView sequence, ReadOnlySpan<int> lengths);
     protected abstract void SequenceToMapsCore(TensorView sequence, TensorView maps, ReadOnlySpan<int> lengths);
 
-    protected abstract long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames);
-    protected abstract long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames);
+    protected abstract long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows);
+    protected abstract long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows);
     protected abstract void LstmForwardCore(in LstmDesc desc, TensorView sequence, in LstmParams weights, TensorView output,
         TensorView reserve, TensorView workspace, ReadOnlySpan<int> lengths);
     protected abstract void LstmBackwardCore(in LstmDesc desc, TensorView sequence, in LstmParams weights, TensorView reserve,

@@ -35,9 +35,9 @@ internal sealed class Conv2dLayer<T>(string name, int outChannels, int kernelT, 
         _bias = parameters.Add($"{Name}.bias", new Shape(outChannels), InitRule.Zero);
     }
 
-    public override long WorkspaceElements(Backend<T> backend, int maxBatch, int maxFrames) =>
-        Math.Max(backend.ConvWorkspace(Desc, maxBatch, ActivationShape.FramesAt(maxFrames, Input.Level)),
-                 backend.BiasWorkspace(outChannels, maxBatch));
+    public override long WorkspaceElements(Backend<T> backend, in BatchCapacity capacity) =>
+        Math.Max(backend.ConvWorkspace(Desc, capacity.MaxBatch, capacity.FramesAt(Input.Level), capacity.RowsAt(Input.Level)),
+                 backend.BiasWorkspace(outChannels, capacity.MaxBatch));
 
     public override void Forward(LayerContext<T> ctx)
     {

@@ -42,10 +42,12 @@ public sealed class Executor : IDisposable
         config.Validate();
         if (options.MaxBatch < 1) throw new SerException($"max batch must be >= 1, got {options.MaxBatch}");
         if (options.MaxFrames < 1) throw new SerException($"max frames must be >= 1, got {options.MaxFrames}");
+        if (options.MaxPaddedFrames < 0) throw new SerException($"max padded frames must be >= 0, got {options.MaxPaddedFrames}");
         Backend<float> backend = CreateBackend(options);
         try
         {
-            return new Executor(new GraphExecutor<float>(config, backend, options.MaxBatch, options.MaxFrames, options.Training), options);
+            return new Executor(new GraphExecutor<float>(config, backend, options.MaxBatch, options.MaxFrames, options.Training,
+                ownsBackend: true, maxPaddedFrames: options.MaxPaddedFrames), options);
         }
         catch (Exception e) when (GpuOutOfMemoryException.IsOutOfMemory(e))
         {
@@ -59,11 +61,19 @@ public sealed class Executor : IDisposable
         }
     }
 
+    /// <summary>
+    /// How device "cuda" is opened when not the default (<see cref="CudaBackend{T}.Open"/>, which throws a one-line
+    /// <see cref="SerException"/> when no GPU or library is usable); a hook for tests.
+    /// </summary>
+    internal static Func<ExecutorOptions, Backend<float>>? CudaBackendFactory { get; set; }
+
+    static Backend<float> OpenCuda(ExecutorOptions options) => CudaBackend<float>.Open(options.GpuOrdinal, options.Tf32);
+
     static Backend<float> CreateBackend(ExecutorOptions options) => options.Device.ToLowerInvariant() switch
     {
         "cpu" => new CpuBackend<float>(options.Threads),
-        "cuda" => CudaBackend<float>.Open(options.GpuOrdinal, options.Tf32),
-        "auto" => CudaBackend<float>.IsAvailable(out _) ? CudaBackend<float>.Open(options.GpuOrdinal, options.Tf32) : new CpuBackend<float>(options.Threads),
+        "cuda" => (CudaBackendFactory ?? OpenCuda)(options),
+        "auto" => CudaBackend<float>.IsAvailable(out _) ? (CudaBackendFactory ?? OpenCuda)(options) : new CpuBackend<float>(options.Threads),
         _ => throw new SerException($"unknown device '{options.Device}' (expected cpu, cuda or auto)"),
     };
 

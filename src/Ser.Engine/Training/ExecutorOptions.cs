@@ -8,6 +8,11 @@ public sealed record ExecutorOptions
     public int MaxBatch { get; init; } = 16;
     /// <summary>Largest padded frame count T of a batch (100 frames per second of audio).</summary>
     public int MaxFrames { get; init; } = 1200;
+    /// <summary>
+    /// Largest B * T of a batch (the data loader's frame cap per batch); 0 = MaxBatch * MaxFrames. Activation memory
+    /// is planned for this many padded frames.
+    /// </summary>
+    public long MaxPaddedFrames { get; init; }
     /// <summary>False: inference only, no gradient or optimizer memory.</summary>
     public bool Training { get; init; } = true;
     /// <summary>CPU threads; 0 = <see cref="Environment.ProcessorCount"/>.</summary>
@@ -21,6 +26,20 @@ public sealed record ExecutorOptions
     public bool Tf32 { get; init; }
     /// <summary>Seeds dropout masks (with the step number).</summary>
     public ulong DropoutSeed { get; init; } = 0x5E5_0D50UL;
+
+    /// <summary>
+    /// Options sized for the largest batch a reusable <see cref="Data.Batch"/> buffer can hold (e.g. the data loader's
+    /// CreateBatch()): capacity, frame capacity and padded-frame budget.
+    /// </summary>
+    public static ExecutorOptions For(Data.Batch batch, bool training = true, string device = "cpu", int threads = 0) => new()
+    {
+        MaxBatch = batch.Capacity,
+        MaxFrames = batch.FrameCapacity,
+        MaxPaddedFrames = batch.MaxPaddedFrames,
+        Training = training,
+        Device = device,
+        Threads = threads,
+    };
 }
 
 /// <summary>Adam settings (β1 0.9, β2 0.999, ε 1e-8; decoupled weight decay and grad-norm clipping off by default).</summary>

@@ -37,8 +37,8 @@ internal sealed class BenchCommand : ICommand
     [Option("threads", Default = 0, HelpText = "CPU threads (0 = all cores).")]
     public int Threads { get; set; }
 
-    [Option("repeats", Default = 3, HelpText = "Timed repeats per measurement (the median is reported); paper uses at most --paper-repeats.")]
-    public int Repeats { get; set; } = 3;
+    [Option("repeats", Default = 5, HelpText = "Timed repeats per measurement (the median is reported); paper uses at most --paper-repeats.")]
+    public int Repeats { get; set; } = 5;
 
     [Option("paper-repeats", Default = 1, HelpText = "Timed repeats for the paper preset (it is ~20x slower than small).")]
     public int PaperRepeats { get; set; } = 1;
@@ -62,6 +62,7 @@ internal sealed class BenchCommand : ICommand
         };
         var sizes = ParseSizes(BatchSizes);
         if (Repeats < 1 || PaperRepeats < 1 || Warmup < 0) throw new SerException("--repeats/--paper-repeats must be >= 1 and --warmup >= 0");
+        string loadBefore = LoadAverage();
         var lengths = SyntheticLengths(Seed, sizes.Max());
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 150);
         int cores = Environment.ProcessorCount;
@@ -89,6 +90,7 @@ internal sealed class BenchCommand : ICommand
         }
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine("pad x = time of the same batch computed fully padded (every sample length T) / time with per-sample lengths.");
+        AnsiConsole.MarkupLine($"load average before/after: {loadBefore} / {LoadAverage()} (other processes on these cores slow every number)");
 
         var doc = new JsonObject
         {
@@ -99,6 +101,8 @@ internal sealed class BenchCommand : ICommand
             ["threads"] = Threads > 0 ? Threads : cores,
             ["runtime"] = RuntimeInformation.FrameworkDescription,
             ["os"] = RuntimeInformation.OSDescription,
+            ["load_average_before"] = loadBefore,
+            ["load_average_after"] = LoadAverage(),
             ["seed"] = Seed,
             ["warmup"] = Warmup,
             ["repeats"] = Repeats,
@@ -183,8 +187,8 @@ internal sealed class BenchCommand : ICommand
             ["frames"] = frames,
             ["audio_seconds"] = audio,
             ["padded_audio_seconds"] = b * frames / 100.0,
-            ["forward"] = Stats(b, audio, fwd, fwdPad),
-            ["train_step"] = Stats(b, audio, train, trainPad),
+            ["forward"] = Stats(b, audio, t[0], t[1]),
+            ["train_step"] = Stats(b, audio, t[2], t[3]),
             ["train_step_gflop"] = flops.Total / 1e9,
             ["train_step_gflops_per_s"] = flops.Total / train / 1e9,
             ["arena_bytes"] = ex.ArenaBytes,
@@ -193,16 +197,23 @@ internal sealed class BenchCommand : ICommand
         return new Result(json, frames, audio, fwd, fwdPad, train, trainPad, flops.Total, ex.ArenaBytes);
     }
 
-    static JsonObject Stats(int b, double audio, double variable, double padded) => new()
+    static JsonObject Stats(int b, double audio, List<double> variableRuns, List<double> paddedRuns)
     {
-        ["variable_seconds"] = variable,
-        ["padded_seconds"] = padded,
-        ["variable_utterances_per_s"] = b / variable,
-        ["variable_audio_seconds_per_s"] = audio / variable,
-        ["padded_utterances_per_s"] = b / padded,
-        ["padded_audio_seconds_per_s"] = audio / padded,
-        ["padding_speedup"] = padded / variable,
-    };
+        double variable = Median(variableRuns), padded = Median(paddedRuns);
+        return new JsonObject
+        {
+            ["variable_seconds"] = variable,
+            ["padded_seconds"] = padded,
+            ["variable_utterances_per_s"] = b / variable,
+            ["variable_audio_seconds_per_s"] = audio / variable,
+            ["padded_utterances_per_s"] = b / padded,
+            ["padded_audio_seconds_per_s"] = audio / padded,
+            ["padding_speedup"] = padded / variable,
+            ["padding_speedup_of_minima"] = paddedRuns.Min() / variableRuns.Min(),
+            ["variable_seconds_runs"] = new JsonArray(variableRuns.Select(v => (JsonNode)v).ToArray()),
+            ["padded_seconds_runs"] = new JsonArray(paddedRuns.Select(v => (JsonNode)v).ToArray()),
+        };
+    }
 
     static double Seconds(Action step)
     {
@@ -267,9 +278,16 @@ internal sealed class BenchCommand : ICommand
         return sizes.Count > 0 ? sizes.ToArray() : throw new SerException("--batch-sizes: no sizes given");
     }
 
-    static double Median(List<double> v)
+    /// <summary>/proc/loadavg (Linux): other processes on the same cores slow every number down.</summary>
+    static string LoadAverage()
     {
-        v.Sort();
+        try { return File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a"; }
+        catch (IOException) { return "n/a"; }
+    }
+
+    static double Median(IEnumerable<double> values)
+    {
+        var v = values.Order().ToList();
         return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
     }
 

@@ -73,7 +73,7 @@ public class CpuOpsTests
         var w = Rand.Uniform(r, cout * cin * kt * kf);
         var bias = Rand.Uniform(r, cout);
         var xs = new Shape(b, cin, t, f); var ys = new Shape(b, cout, t, f);
-        var ws = s.New(new Shape(be.ConvWorkspace(desc, b, t) is var n and > 0 ? checked((int)n) : 1));
+        var ws = s.New(new Shape(be.ConvWorkspace(desc, b, t, b * t) is var n and > 0 ? checked((int)n) : 1));
         var xt = s.From(xs, WithPaddingNaN(x, b, cin, t, f, lengths));
         var wt = s.From(new Shape(cout, cin, kt, kf), w);
         var bt = s.From(new Shape(cout), bias);
@@ -216,8 +216,8 @@ public class CpuOpsTests
         var p = new LstmParams(wt[0], wt[1], wt[2], wt[3], wt[4], wt[5]);
         var dp = new LstmParams(dwt[0], dwt[1], dwt[2], dwt[3], dwt[4], dwt[5]);
         var xt = s.New(xs); var yt = s.New(new Shape(b, 2 * hidden));
-        var reserve = s.New(new Shape(checked((int)be.LstmReserve(desc, b, t))));
-        var work = s.New(new Shape(checked((int)be.LstmWorkspace(desc, b, t))));
+        var reserve = s.New(new Shape(checked((int)be.LstmReserve(desc, b, t, b * t))));
+        var work = s.New(new Shape(checked((int)be.LstmWorkspace(desc, b, t, b * t))));
 
         double[] Forward(double[] xv)
         {

@@ -92,8 +92,8 @@ public class CudaOpsTests
         var w = tw.From(new Shape(cout, cin, kt, kf), Random(r, cout * cin * kt * kf, 0.5));
         var bias = tw.From(new Shape(cout), Random(r, cout));
         var dy = tw.From(ys, PadNaN(Random(r, ys.Elements), cout, t, f, lengths));
-        var ws = tw.Workspace(Math.Max(tw.C.ConvWorkspace(desc, batch, t), tw.C.BiasWorkspace(cout, batch)),
-            Math.Max(tw.G.ConvWorkspace(desc, batch, t), tw.G.BiasWorkspace(cout, batch)));
+        var ws = tw.Workspace(Math.Max(tw.C.ConvWorkspace(desc, batch, t, (long)batch * t), tw.C.BiasWorkspace(cout, batch)),
+            Math.Max(tw.G.ConvWorkspace(desc, batch, t, (long)batch * t), tw.G.BiasWorkspace(cout, batch)));
         var y = tw.New(ys);
         var dx = tw.New(xs);
         var dw = tw.New(w.C.Shape);
@@ -211,8 +211,8 @@ public class CudaOpsTests
         var p = new LstmParams(w[0], w[1], w[2], w[3], w[4], w[5]);
         var dp = new LstmParams(g[0], g[1], g[2], g[3], g[4], g[5]);
         var output = s.New(new Shape(batch, 2 * desc.Hidden));
-        var reserve = s.New(new Shape(checked((int)be.LstmReserve(desc, batch, t))));
-        var work = s.New(new Shape(checked((int)be.LstmWorkspace(desc, batch, t))));
+        var reserve = s.New(new Shape(checked((int)be.LstmReserve(desc, batch, t, (long)batch * t))));
+        var work = s.New(new Shape(checked((int)be.LstmWorkspace(desc, batch, t, (long)batch * t))));
         var dseq = s.New(seq.Shape);
         be.LstmForward(desc, seq, p, output, reserve, work, lengths);
         be.LstmBackward(desc, seq, p, reserve, s.From(output.Shape, dOut), dseq, dp, work, lengths);

@@ -9,8 +9,9 @@ namespace Ser.Engine.Backends.Cpu;
 // Direct convolution with an implicit im2col: for a tile of output rows, the input rows it needs are copied once into a
 // zero-haloed "slab" [C, rows + KT - 1, Wp] (rows outside [0, V_b) and columns outside [0, F) are zeros, never read
 // from the tensor), and a 4 (channels) x 24 (bins) register micro-kernel walks K = C*KT*KF reading the slab at shifted
-// offsets. So no work is spent on padded frames, and no im2col matrix is built.
-//   forward:         y  = conv(x, W)                                  pads (pT, pF)
+// offsets. So no work is spent on padded frames, and no im2col matrix is built. Padded frames of y and dx are not
+// written (the mask layer zeroes y's; dx's are never read).
+//   forward:         y  = conv(x, W) + b  (b seeds the accumulators)  pads (pT, pF)
 //   backward data:   dx = conv(dy, W')  W'[ci,co,kt,kf] = W[co,ci,KT-1-kt,KF-1-kf]   pads (KT-1-pT, KF-1-pF)
 //   backward filter: dW[co,ci,kt,kf] = sum_(b,t<V_b,f) dy[b,co,t,f] x[b,ci,t+kt-pT,f+kf-pF]
 //                    per (sample, 64-row chunk) partials, reduced in a fixed order (deterministic).
@@ -58,10 +59,12 @@ internal sealed unsafe partial class CpuBackend<T>
     static int RoundUp(int v, int m) => (v + m - 1) / m * m;
     static long RoundUp(long v, long m) => (v + m - 1) / m * m;
 
-    protected override long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames)
+    protected override long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows)
     {
         var g = new ConvGeometry(desc);
-        long chunks = (long)maxBatch * ((maxFrames + g.ChunkRows - 1) / g.ChunkRows);
+        // sum_b ceil(V_b / chunk) <= min(B ceil(T / chunk), (sum_b V_b + B (chunk - 1)) / chunk)
+        long chunks = Math.Min((long)maxBatch * ((maxFrames + g.ChunkRows - 1) / g.ChunkRows),
+                               (maxRows + (long)maxBatch * (g.ChunkRows - 1)) / g.ChunkRows);
         return g.Packed + Workers * g.PerWorker + chunks * g.Cout * g.K;
     }
 

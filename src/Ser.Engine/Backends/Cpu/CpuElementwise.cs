@@ -11,14 +11,14 @@ internal sealed unsafe partial class CpuBackend<T>
     enum PlaneOp { Relu, ReluBackward, Mask, BiasBackward }
 
     PlaneOp _pOp;
-    T* _pX, _pY, _pBias;
+    T* _pX, _pY; // the planes, and a second operand (dy for ReLU backward, [B, C] partials for the bias gradient)
     int _pC, _pT, _pF;
     Action<int, int>? _planeBody;
 
-    void RunPlanes(PlaneOp op, TensorView x, T* y, T* bias, ReadOnlySpan<int> lengths)
+    void RunPlanes(PlaneOp op, TensorView x, T* y, ReadOnlySpan<int> lengths)
     {
         var s = x.Shape;
-        _pOp = op; _pX = Ptr(x); _pY = y; _pBias = bias;
+        _pOp = op; _pX = Ptr(x); _pY = y;
         _pC = s.D1; _pT = s.D2; _pF = s.D3;
         Park(lengths);
         _planeBody ??= PlaneItem;
@@ -73,7 +73,7 @@ internal sealed unsafe partial class CpuBackend<T>
         int batch = dy.Shape.D0, channels = dy.Shape.D1;
         if (workspace.Elements < (long)batch * channels) throw new ArgumentException("bias backward: workspace too small");
         T* partial = Ptr(workspace); // [B, C]
-        RunPlanes(PlaneOp.BiasBackward, dy, partial, null, lengths);
+        RunPlanes(PlaneOp.BiasBackward, dy, partial, lengths);
         T* db = Ptr(dbias);
         for (int c = 0; c < channels; c++)
         {
@@ -85,24 +85,18 @@ internal sealed unsafe partial class CpuBackend<T>
 
     protected override void ReluForwardCore(TensorView x, ReadOnlySpan<int> lengths)
     {
-        if (x.Shape.Rank == 4) RunPlanes(PlaneOp.Relu, x, null, null, lengths);
+        if (x.Shape.Rank == 4) RunPlanes(PlaneOp.Relu, x, null, lengths);
         else ReluSpan(Ptr(x), checked((int)x.Elements));
     }
 
     protected override void ReluBackwardCore(TensorView y, TensorView dy, ReadOnlySpan<int> lengths)
     {
-        // Planes are addressed through x = y; the gradient is the second pointer.
-        if (y.Shape.Rank == 4) RunPlanesReluBackward(y, dy, lengths);
+        // planes are addressed through y; dy is the second operand
+        if (y.Shape.Rank == 4) RunPlanes(PlaneOp.ReluBackward, y, Ptr(dy), lengths);
         else ReluBackwardSpan(Ptr(y), Ptr(dy), checked((int)y.Elements));
     }
 
-    void RunPlanesReluBackward(TensorView y, TensorView dy, ReadOnlySpan<int> lengths)
-    {
-        // PlaneItem applies ReluBackwardSpan(x = y plane, _pY = dy plane).
-        RunPlanes(PlaneOp.ReluBackward, y, Ptr(dy), null, lengths);
-    }
-
-    protected override void MaskCore(TensorView x, ReadOnlySpan<int> lengths) => RunPlanes(PlaneOp.Mask, x, null, null, lengths);
+    protected override void MaskCore(TensorView x, ReadOnlySpan<int> lengths) => RunPlanes(PlaneOp.Mask, x, null, lengths);
 
     // ---- dropout ---------------------------------------------------------------------------------------------------
 

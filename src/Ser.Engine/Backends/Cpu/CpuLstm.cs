@@ -17,12 +17,12 @@ internal sealed unsafe partial class CpuBackend<T>
 {
     int[] _rowStart = new int[65];
 
-    protected override long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames) =>
-        2L * maxBatch * maxFrames * 6 * desc.Hidden;
+    // Packed rows: N = sum of valid lengths <= maxRows, whatever B and T are.
+    protected override long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) => 2L * maxRows * 6 * desc.Hidden;
 
-    protected override long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames)
+    protected override long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows)
     {
-        long n = (long)maxBatch * maxFrames;
+        long n = maxRows;
         return n * desc.InputSize + 2 * n * desc.Gates + n * desc.Hidden + (long)Workers * 4 * desc.Hidden +
                2L * desc.Hidden * desc.Gates;
     }

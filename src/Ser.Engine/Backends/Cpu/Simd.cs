@@ -62,15 +62,6 @@ internal static unsafe class Simd<T> where T : unmanaged, IBinaryFloatingPointIe
         return s;
     }
 
-    /// <summary>y[i] += alpha * x[i].</summary>
-    public static void Axpy(T alpha, T* x, T* y, int n)
-    {
-        int L = Lanes, i = 0;
-        var va = Vector256.Create(alpha);
-        for (; i + L <= n; i += L) Vector256.Store(MulAdd(va, Vector256.Load(x + i), Vector256.Load(y + i)), y + i);
-        for (; i < n; i++) y[i] += alpha * x[i];
-    }
-
     /// <summary>
     /// y[0..m) += sum_j x[j] * a[j, 0..m) for a [n, m] row-major: a register-blocked row-combination (4 vectors of y held
     /// across the whole j loop), used for the LSTM recurrence in both directions. Fixed order: deterministic.

@@ -95,26 +95,41 @@ internal sealed unsafe partial class CudaBackend<T>
         return plan;
     }
 
-    protected override long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames)
+    protected override long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows)
     {
         _device.MakeCurrent();
         var plan = ConvPlanFor(desc);
-        plan.SetShape(maxBatch, maxFrames);
-        CudnnAlgoPerf* perf = stackalloc CudnnAlgoPerf[MaxAlgos];
+        CudaAlgoPerfBuffer perf = default;
         long budget = 0;
-        foreach (var pass in new[] { ConvPass.Forward, ConvPass.BackwardData, ConvPass.BackwardFilter })
+        // cuDNN's needs grow with B and T; with B*T <= maxRows the extremes are the widest and the longest batch.
+        foreach (var (batch, frames) in PlanningShapes(maxBatch, maxFrames, maxRows))
         {
-            int count = Heuristics(plan, pass, perf), taken = 0;
-            for (int i = 0; i < count && taken < 3; i++)
+            plan.SetShape(batch, frames);
+            foreach (var pass in new[] { ConvPass.Forward, ConvPass.BackwardData, ConvPass.BackwardFilter })
             {
-                if (perf[i].Status != CudnnStatus.Success || perf[i].Determinism != CudnnDeterminism.Deterministic) continue;
-                long need = WorkspaceSize(plan, pass, perf[i].Algo);
-                if (need < 0) continue;
-                budget = Math.Max(budget, Math.Min(need, ConvWorkspaceCapBytes));
-                taken++;
+                int count = Heuristics(plan, pass, perf.Pointer), taken = 0;
+                for (int i = 0; i < count && taken < 3; i++)
+                {
+                    var p = perf.Pointer[i];
+                    if (p.Status != CudnnStatus.Success || p.Determinism != CudnnDeterminism.Deterministic) continue;
+                    long need = WorkspaceSize(plan, pass, p.Algo);
+                    if (need < 0) continue;
+                    budget = Math.Max(budget, Math.Min(need, ConvWorkspaceCapBytes));
+                    taken++;
+                }
             }
         }
-        return RoundUp(plan.PaddedElements(maxBatch, maxFrames), AlignElements) + (budget + 3) / 4 + AlignElements;
+        // xp [B, Cin, T + eT, F + eF] with B*T <= maxRows holds at most (maxRows + maxBatch eT) rows per channel.
+        long padded = plan.Padded ? (maxRows + (long)maxBatch * plan.ExtraT) * desc.InChannels * (desc.Bins + plan.ExtraF) : 0;
+        return RoundUp(padded, AlignElements) + (budget + 3) / 4 + AlignElements;
+    }
+
+    /// <summary>The batch shapes (B, T) at the corners of B &lt;= maxBatch, T &lt;= maxFrames, B*T &lt;= maxRows.</summary>
+    static (int Batch, int Frames)[] PlanningShapes(int maxBatch, int maxFrames, long maxRows)
+    {
+        int widest = (int)Math.Clamp(maxRows / maxBatch, 1, maxFrames);
+        int fewest = (int)Math.Clamp(maxRows / maxFrames, 1, maxBatch);
+        return widest == maxFrames || fewest == maxBatch ? [(maxBatch, widest)] : [(maxBatch, widest), (fewest, maxFrames)];
     }
 
     int Heuristics(ConvPlan plan, ConvPass pass, CudnnAlgoPerf* perf)
@@ -149,7 +164,8 @@ internal sealed unsafe partial class CudaBackend<T>
     {
         var key = new AlgoKey(plan.Desc, pass, batch, frames, available);
         if (_convAlgos.TryGetValue(key, out var choice)) return choice;
-        CudnnAlgoPerf* perf = stackalloc CudnnAlgoPerf[MaxAlgos];
+        CudaAlgoPerfBuffer buffer = default;
+        CudnnAlgoPerf* perf = buffer.Pointer;
         int count = Heuristics(plan, pass, perf);
         for (int strict = 1; strict >= 0; strict--)
         for (int i = 0; i < count; i++)
@@ -264,6 +280,14 @@ internal sealed unsafe partial class CudaBackend<T>
         float one = 1, zero = 0;
         Cudnn.Check(CudnnNative.cudnnConvolutionBackwardFilter(_cudnn.Value, &one, plan.Input.Value, input, plan.Output.Value, Ptr(dy),
             plan.Conv.Value, (CudnnConvolutionBwdFilterAlgo)algo.Algo, work, (nuint)algo.Bytes, &zero, plan.Filter.Value, Ptr(dw)));
+    }
+
+    /// <summary>Room for <see cref="MaxAlgos"/> perf records on the stack (a stackalloc cannot sit in a loop).</summary>
+    [System.Runtime.CompilerServices.InlineArray(MaxAlgos)]
+    struct CudaAlgoPerfBuffer
+    {
+        CudnnAlgoPerf _first;
+        public CudnnAlgoPerf* Pointer => (CudnnAlgoPerf*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _first);
     }
 
     void DisposeConv()

@@ -159,24 +159,36 @@ internal sealed unsafe partial class CudaBackend<T>
         return ((long)work, (long)reserve);
     }
 
-    (long Work, long Reserve) PlannedRnnSizes(in LstmDesc desc, int maxBatch, int maxFrames)
+    /// <summary>
+    /// cuDNN's workspace and reserve for the largest batch allowed (B &lt;= maxBatch, T &lt;= maxFrames, B*T &lt;= maxRows),
+    /// asked at the corner shapes with every sample full length, plus 1/8 and 1 MiB of headroom: cuDNN does not
+    /// document how the sizes grow with the shape, and running out means an error mid-training.
+    /// </summary>
+    (long Work, long Reserve) PlannedRnnSizes(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows)
     {
         _device.MakeCurrent();
         var plan = LstmPlanFor(desc);
-        var lengths = new int[maxBatch]; // planning only: every sample as long as the longest
-        Array.Fill(lengths, maxFrames);
-        plan.SetShape(maxBatch, maxFrames, lengths);
-        return RnnTempSizes(plan);
+        long work = 0, reserve = 0;
+        foreach (var (batch, frames) in PlanningShapes(maxBatch, maxFrames, maxRows))
+        {
+            var lengths = new int[batch]; // planning only
+            Array.Fill(lengths, frames);
+            plan.SetShape(batch, frames, lengths);
+            var (w, r) = RnnTempSizes(plan);
+            work = Math.Max(work, w);
+            reserve = Math.Max(reserve, r);
+        }
+        return (work + work / 8 + (1 << 20), reserve + reserve / 8 + (1 << 20));
     }
 
     // reserve: [y: B*T*2H] [cuDNN reserve]; workspace: [dy: B*T*2H] [dx scratch: B*T*I] [cuDNN workspace]
-    protected override long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames) =>
-        RoundUp((long)maxBatch * maxFrames * 2 * desc.Hidden, AlignElements) + (PlannedRnnSizes(desc, maxBatch, maxFrames).Reserve + 3) / 4 +
+    protected override long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) =>
+        RoundUp(maxRows * 2 * desc.Hidden, AlignElements) + (PlannedRnnSizes(desc, maxBatch, maxFrames, maxRows).Reserve + 3) / 4 +
         AlignElements;
 
-    protected override long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames) =>
-        RoundUp((long)maxBatch * maxFrames * 2 * desc.Hidden, AlignElements) + RoundUp((long)maxBatch * maxFrames * desc.InputSize, AlignElements) +
-        (PlannedRnnSizes(desc, maxBatch, maxFrames).Work + 3) / 4 + AlignElements;
+    protected override long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) =>
+        RoundUp(maxRows * 2 * desc.Hidden, AlignElements) + RoundUp(maxRows * desc.InputSize, AlignElements) +
+        (PlannedRnnSizes(desc, maxBatch, maxFrames, maxRows).Work + 3) / 4 + AlignElements;
 
     /// <summary>The buffers of one call, carved from the layer's reserve and the shared workspace (sizes checked).</summary>
     (ulong Y, ulong Reserve, long ReserveBytes, ulong Dy, ulong DxScratch, ulong Work, long WorkBytes) LstmBuffers(LstmPlan plan,
