@@ -18,7 +18,7 @@ namespace Ser.Engine.Training;
 /// Checkpoint.Save(path, ex, labels, stats, metadata, includeOptimizer: true, epoch: 3);
 /// </code>
 /// A training step in steady state allocates nothing. Not thread-safe: one step at a time.
-/// On the GPU (Device = "cuda") <see cref="TrainStep"/> waits for the device once, to return the loss;
+/// On the GPU (Device = "cuda") <see cref="TrainStep"/> waits for the device once, at the end, to return the loss;
 /// <see cref="QueueTrainStep"/> does not wait at all and leaves the results on the device until
 /// <see cref="TakeQueuedTotals"/>.
 /// </summary>
@@ -139,10 +139,28 @@ public sealed class Executor : IDisposable
         {
             Load(batch);
             _graph.Forward(training: true);
+            var a = Adam;
+            if (Cuda is { } cuda)
+            {
+                // One wait, at the end of the step: loss and correct count (counted on the GPU) are read after backward
+                // and Adam are queued, so the GPU never idles mid-step and the step is complete when this returns.
+                cuda.LossMode = CudaLossMode.Defer;
+                try
+                {
+                    _graph.Loss(classCounts, gradient: true);
+                }
+                finally
+                {
+                    cuda.LossMode = CudaLossMode.Read;
+                }
+                _graph.Backward();
+                double gpuNorm = _graph.ApplyAdam(a.LearningRate, a.Beta1, a.Beta2, a.Epsilon, a.WeightDecay, a.ClipNorm);
+                var (gpuLoss, gpuCorrect) = cuda.ReadLoss();
+                return new StepResult(gpuLoss, gpuCorrect, batch.Count, gpuNorm);
+            }
             double loss = _graph.Loss(classCounts, gradient: true);
             int correct = CountCorrect(batch, default);
             _graph.Backward();
-            var a = Adam;
             double norm = _graph.ApplyAdam(a.LearningRate, a.Beta1, a.Beta2, a.Epsilon, a.WeightDecay, a.ClipNorm);
             return new StepResult(loss, correct, batch.Count, norm);
         }
@@ -184,14 +202,14 @@ public sealed class Executor : IDisposable
     {
         var cuda = Cuda ?? throw new InvalidOperationException("queued steps on a loaded input need the GPU");
         _graph.Forward(training: true);
-        cuda.QueueLoss = true;
+        cuda.LossMode = CudaLossMode.Accumulate;
         try
         {
             _graph.Loss(classCounts, gradient: true);
         }
         finally
         {
-            cuda.QueueLoss = false;
+            cuda.LossMode = CudaLossMode.Read;
         }
         _graph.Backward();
         var a = Adam;

@@ -1,5 +1,6 @@
 using Ser.Engine.Backends;
 using Ser.Engine.Backends.Cpu;
+using Ser.Engine.Backends.Cuda;
 using Ser.Engine.Tensors;
 
 namespace Ser.Engine.Tests.Cuda;
@@ -305,7 +306,7 @@ public class CudaOpsTests
 
         var gpu = CudaGpu.Backend;
         gpu.TakeTotals(); // start from zero
-        gpu.QueueLoss = true;
+        gpu.LossMode = CudaLossMode.Accumulate;
         try
         {
             Assert.True(double.IsNaN(gpu.SoftmaxCrossEntropy(logits.G, labels, weights, dl.G)));
@@ -313,7 +314,7 @@ public class CudaOpsTests
         }
         finally
         {
-            gpu.QueueLoss = false;
+            gpu.LossMode = CudaLossMode.Read;
         }
         var logitsHost = tw.Read(logits).C;
         int correct = 0;
@@ -326,6 +327,20 @@ public class CudaOpsTests
         var (steps, sum, right, samples) = gpu.TakeTotals();
         Assert.Equal((2, 2 * correct, 2 * batch), (steps, right, samples));
         Assert.Equal(2 * lc, sum, 1e-12);
+        Assert.Equal(0, gpu.TakeTotals().Steps);
+
+        gpu.LossMode = CudaLossMode.Defer; // TrainStep's mode: nothing waits until ReadLoss, nothing accumulates
+        try
+        {
+            Assert.True(double.IsNaN(gpu.SoftmaxCrossEntropy(logits.G, labels, weights, dl.G)));
+        }
+        finally
+        {
+            gpu.LossMode = CudaLossMode.Read;
+        }
+        var (deferred, deferredCorrect) = gpu.ReadLoss();
+        Assert.Equal(lc, deferred, 1e-12);
+        Assert.Equal(correct, deferredCorrect);
         Assert.Equal(0, gpu.TakeTotals().Steps);
     }
 

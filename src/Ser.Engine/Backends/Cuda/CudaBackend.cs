@@ -10,7 +10,7 @@ namespace Ser.Engine.Backends.Cuda;
 /// dense layers, and our own NVRTC kernels (<see cref="CudaKernels"/>) for masking, pooling, reshapes, loss, dropout
 /// and Adam. Every operation is queued on the device's one stream; nothing waits for the GPU except
 /// <see cref="Backend{T}.Download"/>, <see cref="Synchronize"/>, the loss value when it is returned
-/// (see <see cref="QueueLoss"/> for the way around it) and the gradient norm when clipping is on.
+/// (see <see cref="LossMode"/> for the ways around it) and the gradient norm when clipping is on.
 /// Host-side arguments (lengths, labels, loss weights) reach the GPU through page-locked staging
 /// (<see cref="CudaStaging"/>, <see cref="CudaLengthCache"/>), so a training step in steady state allocates nothing and
 /// never blocks on a pageable copy.

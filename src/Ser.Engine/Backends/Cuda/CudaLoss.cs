@@ -4,23 +4,33 @@ using Ser.Native;
 
 namespace Ser.Engine.Backends.Cuda;
 
-// Weighted softmax cross-entropy over logits [B, K] (CpuLoss's formula, in double), one kernel on one block.
-// Returning the loss is the one place a training step must wait for the GPU. With QueueLoss set, the kernel instead
-// adds {loss, correct, samples, 1} to device totals and nothing waits; TakeTotals reads them once (e.g. per epoch).
+/// <summary>When the loss of <see cref="Backend{T}.SoftmaxCrossEntropy"/> is read back on the GPU (CudaLoss.cs).</summary>
+internal enum CudaLossMode { Read, Defer, Accumulate }
+
+// Weighted softmax cross-entropy over logits [B, K] (CpuLoss's formula, in double), one kernel on one block. It also
+// counts the correct argmax predictions (the CPU executor counts them on downloaded logits). Returning the loss is the
+// one place a training step must wait for the GPU; LossMode moves or removes that wait:
+//   Read        return the loss (waits);
+//   Defer       return NaN at once; ReadLoss() fetches {loss, correct} later (TrainStep: once, at the end of the step);
+//   Accumulate  return NaN at once and add {loss, correct, samples, 1} to device totals; TakeTotals reads them (epoch).
+// Per-sample losses, when asked for, are always read (and waited for).
 internal sealed unsafe partial class CudaBackend<T>
 {
     CudaDeviceMemory? _lossSamples; // [capacity] double CE_b, then [capacity] int correct_b
     int _lossCapacity;
 
-    /// <summary>
-    /// When true, <see cref="Backend{T}.SoftmaxCrossEntropy"/> queues its work, accumulates the loss and the number of
-    /// correct argmax predictions on the device (<see cref="TakeTotals"/>) and returns NaN without waiting for the GPU
-    /// (unless per-sample losses are asked for, which must be read).
-    /// </summary>
-    public bool QueueLoss { get; set; }
+    public CudaLossMode LossMode { get; set; }
 
-    /// <summary>Steps, sum of their losses, correct predictions and samples queued since the last call; resets them.
-    /// One host synchronisation.</summary>
+    /// <summary>Loss and correct predictions of the last loss computed (one host synchronisation).</summary>
+    public (double Loss, int Correct) ReadLoss()
+    {
+        _device.MakeCurrent();
+        var r = ReadScalars(LossResult, 2);
+        return (r[0], (int)r[1]);
+    }
+
+    /// <summary>Steps, sum of their losses, correct predictions and samples accumulated since the last call; resets
+    /// them. One host synchronisation.</summary>
     public (int Steps, double LossSum, int Correct, int Samples) TakeTotals()
     {
         _device.MakeCurrent();
@@ -41,7 +51,7 @@ internal sealed unsafe partial class CudaBackend<T>
         EnsureLossCapacity(batch);
         ulong lg = Ptr(logits), lab = _staging.Push(labels), wts = _staging.Push(weights), dl = PtrOrNull(dlogits);
         ulong ce = _lossSamples!.Pointer, correct = ce + (ulong)(_lossCapacity * sizeof(double));
-        ulong result = Scalar(LossResult), totals = QueueLoss ? Scalar(Totals) : 0;
+        ulong result = Scalar(LossResult), totals = LossMode == CudaLossMode.Accumulate ? Scalar(Totals) : 0;
         void** args = stackalloc void*[] { &lg, &lab, &wts, &dl, &ce, &correct, &result, &totals, &batch, &k };
         int threads = Math.Min(1024, (batch + 31) / 32 * 32);
         LaunchGrid(_k.SoftmaxCrossEntropy, new Dim3(1), new Dim3((uint)threads), args);
@@ -50,7 +60,7 @@ internal sealed unsafe partial class CudaBackend<T>
             fixed (double* p = perSample)
                 CudaDriver.Check(CudaNative.cuMemcpyDtoHAsync_v2(p, ce, (nuint)(batch * sizeof(double)), _stream.Value));
         }
-        else if (QueueLoss)
+        else if (LossMode != CudaLossMode.Read)
         {
             return double.NaN;
         }
