@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the repository root with .carry/ made by tools/device/prepare.sh
-# (it also runs on a machine without a GPU, where every GPU test skips and the benchmark is skipped).
-# Unpacks the carried .NET runtime, then writes under $OUT (at most 8 files, as the device tool returns):
-#   summary.txt            what ran and each exit code
-#   device.txt/.json       `sertool device` (GPU, driver, library paths and versions)
+# (it also runs on a machine without a GPU, where every GPU test skips and the benchmarks are skipped).
+# Unpacks the carried .NET runtime, then writes under $OUT (the device tool returns at most 8 files):
+#   summary.txt            what ran and each exit code, plus the benchmark tables
+#   device.txt             nvidia-smi, CUDA libraries, `sertool device`
 #   tests.log              every carried test project's run (verbose, skip reasons included)
 #   test-results.tar.gz    xUnit XML results per project
-#   frontend-bench.txt/.json  front-end throughput, CPU vs GPU, incl./excl. host<->device copies
+#   bench.txt              every benchmark's console output
+#   bench-results.tar.gz   the benchmarks' JSON: frontend-bench, gpu-bench (per step), gpu-epoch-bench, device.json
+# Benchmarks (GPU only): the front end (CPU vs GPU), `sertool bench --device cuda` (paper, per training step and
+# forward, variable-length vs padded) and the epoch benchmark (paper, 2,280 synthetic IEMOCAP-like utterances resident
+# on the GPU, batch sizes 16/32/64: time per epoch, audio-seconds per second, peak memory).
+# Each part runs under a timeout so the whole script ends well inside the device tool's 10-minute limit.
 # Exit code: 0 when every test project passed (skips are fine), 1 otherwise.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,8 +19,12 @@ cd "$(dirname "$0")/../.."
 CARRY=${CARRY:-.carry}
 OUT=${OUT:-/tmp/out}
 BENCH_HOURS=${BENCH_HOURS:-1}
+BATCH_SIZES=${BATCH_SIZES:-16,32,64}
+EPOCHS=${EPOCHS:-3}
 mkdir -p "$OUT"
+WORK=$(mktemp -d)
 : > "$OUT/summary.txt"
+: > "$OUT/bench.txt"
 note() { echo "$*" | tee -a "$OUT/summary.txt"; }
 
 # 1. The .NET runtime (the GPU machine has none).
@@ -41,37 +50,64 @@ sertool() { "$DOTNET" "$CARRY/sertool/sertool.dll" "$@"; }
 
 # 3. The device report, with what the machine itself says.
 {
-    echo "== nvidia-smi -L"; if command -v nvidia-smi >/dev/null; then nvidia-smi -L; else echo "nvidia-smi not available"; fi
+    echo "== nvidia-smi"; if command -v nvidia-smi >/dev/null; then nvidia-smi; else echo "nvidia-smi not available"; fi
     echo "== CUDA libraries in /usr/local/cuda/lib64"; (ls /usr/local/cuda/lib64 2>/dev/null | grep -E '^lib(nvrtc|cublas|cufft|cudnn)' || echo none)
     echo "== sertool device"; sertool device; echo "exit code $?"
 } > "$OUT/device.txt" 2>&1
-sertool device --json > "$OUT/device.json" 2>&1
+sertool device --json > "$WORK/device.json" 2>&1
 note "sertool device: see device.txt ($(grep -m1 -E '^GPU|│ 0 ' "$OUT/device.txt" | tr -s ' ' | cut -c1-120))"
 
-# 4. Every carried test project (its own xUnit runner, on the carried runtime).
+# 4. Our NVRTC kernel sources compile with the machine's NVRTC (a fast, explicit check before the tests use them).
+NVRTC=$(ls /usr/local/cuda/lib64/libnvrtc.so.1[0-9]* 2>/dev/null | head -n 1)
+if [ -n "$NVRTC" ] && command -v python3 >/dev/null; then
+    timeout 120 python3 tools/device/check-kernels.py "$NVRTC" >> "$OUT/tests.log" 2>&1
+    note "kernel sources (check-kernels.py, $NVRTC): exit code $?"
+fi
+
+# 5. Every carried test project (its own xUnit runner, on the carried runtime). The GPU tests of
+#    Ser.Native.Tests (bindings) and of Ser.Engine.Tests (namespace Ser.Engine.Tests.Cuda: the CUDA backend)
+#    run here; the epoch benchmark host in that namespace skips (its variable is unset).
+#    Ser.Engine.Tests runs only its GPU namespace by default (CI runs the rest); ENGINE_TESTS=all runs everything.
 status=0
-: > "$OUT/tests.log"
-RESULTS=$(mktemp -d)
+: >> "$OUT/tests.log"
 for dir in "$CARRY"/tests/*/; do
     name=$(basename "$dir")
-    echo "== $name" >> "$OUT/tests.log"
-    "$DOTNET" "$dir/$name.dll" -noColor -reporter verbose -xml "$RESULTS/$name.xml" >> "$OUT/tests.log" 2>&1
+    filter=()
+    if [ "$name" = Ser.Engine.Tests ] && [ "${ENGINE_TESTS:-gpu}" != all ]; then filter=(-namespace Ser.Engine.Tests.Cuda); fi
+    echo "== $name ${filter[*]}" >> "$OUT/tests.log"
+    timeout 240 "$DOTNET" "$dir/$name.dll" -noColor -reporter verbose "${filter[@]}" -xml "$WORK/$name.xml" >> "$OUT/tests.log" 2>&1
     rc=$?
     summary=$(grep -A1 'TEST EXECUTION SUMMARY' "$OUT/tests.log" | tail -n 1 | tr -s ' ')
     note "$name: exit code $rc;$summary"
     [ $rc -eq 0 ] || status=1
 done
-tar -C "$RESULTS" -czf "$OUT/test-results.tar.gz" . && rm -rf "$RESULTS"
+(cd "$WORK" && ls *.xml >/dev/null 2>&1 && tar -czf "$OUT/test-results.tar.gz" *.xml)
 
-# 5. The front-end benchmark, where there is a GPU.
+# 6. Benchmarks, where there is a GPU with every library.
 if sertool device --require-gpu > /dev/null 2>&1; then
-    sertool frontend-bench --device both --hours "$BENCH_HOURS" --json "$OUT/frontend-bench.json" > "$OUT/frontend-bench.txt" 2>&1
-    note "frontend-bench: exit code $? (frontend-bench.txt)"
-    cat "$OUT/frontend-bench.txt"
+    {
+        echo "== sertool frontend-bench --device both --hours $BENCH_HOURS"
+        timeout 90 "$DOTNET" "$CARRY/sertool/sertool.dll" frontend-bench --device both --hours "$BENCH_HOURS" --json "$WORK/frontend-bench.json"
+        echo "exit code $?"
+        echo "== sertool bench --device cuda --preset paper --batch-sizes $BATCH_SIZES (one batch per size, per step)"
+        timeout 150 "$DOTNET" "$CARRY/sertool/sertool.dll" bench --device cuda --preset paper --batch-sizes "$BATCH_SIZES" \
+            --repeats 5 --paper-repeats 5 --out "$WORK/gpu-bench.json"
+        echo "exit code $?"
+        echo "== GPU epoch benchmark (paper, 2,280 utterances, batch sizes $BATCH_SIZES, $EPOCHS epochs each)"
+        SER_GPU_EPOCH_BENCH="$WORK/gpu-epoch-bench.json" SER_GPU_EPOCH_BENCH_BATCHES="$BATCH_SIZES" SER_GPU_EPOCH_BENCH_EPOCHS="$EPOCHS" \
+            timeout 200 "$DOTNET" "$CARRY/tests/Ser.Engine.Tests/Ser.Engine.Tests.dll" -noColor -reporter verbose \
+            -class Ser.Engine.Tests.Cuda.CudaEpochBenchmarkRun
+        echo "exit code $?"
+        cat "$WORK/gpu-epoch-bench.txt" 2>/dev/null
+    } >> "$OUT/bench.txt" 2>&1
+    note "benchmarks: see bench.txt"
+    grep -E '^(paper|small) B=|epoch benchmark|audio-s/s' "$WORK/gpu-epoch-bench.txt" 2>/dev/null | tee -a "$OUT/summary.txt"
 else
-    echo "skipped: no GPU with every CUDA library (see device.txt)" > "$OUT/frontend-bench.txt"
-    note "frontend-bench: skipped, no complete GPU setup"
+    echo "skipped: no GPU with every CUDA library (see device.txt)" > "$OUT/bench.txt"
+    note "benchmarks: skipped, no complete GPU setup"
 fi
+(cd "$WORK" && tar -czf "$OUT/bench-results.tar.gz" $(ls *.json 2>/dev/null))
+rm -rf "$WORK"
 
 note "done: $( [ $status -eq 0 ] && echo 'all test projects passed' || echo 'some test project FAILED' )"
 exit $status
