@@ -21,8 +21,9 @@ public sealed record ExecutorOptions
     public string Device { get; init; } = "cpu";
     /// <summary>Which GPU (CUDA device ordinal) "cuda" and "auto" use.</summary>
     public int GpuOrdinal { get; init; }
-    /// <summary>GPU only: allow TF32 tensor-core math in cuDNN/cuBLAS (faster; ~1e-3 relative error, so CPU and GPU
-    /// results no longer agree to float32 rounding). Off by default.</summary>
+    /// <summary>GPU only, speed over accuracy: allow TF32 tensor-core math in cuDNN/cuBLAS and FFT/Winograd convolution
+    /// algorithms (faster; ~1e-3 relative error, so CPU and GPU results no longer agree to float32 rounding). Off by
+    /// default.</summary>
     public bool Tf32 { get; init; }
     /// <summary>Seeds dropout masks (with the step number).</summary>
     public ulong DropoutSeed { get; init; } = 0x5E5_0D50UL;

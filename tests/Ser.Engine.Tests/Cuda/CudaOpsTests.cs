@@ -248,9 +248,10 @@ public class CudaOpsTests
         // Started in the padding instead (every sample as long as the batch, zero inputs past its end):
         var zeroPadded = x.Select(v => float.IsNaN(v) ? 0f : v).ToArray();
         var full = RunLstm(tw.C, tw.Cpu, desc, zeroPadded, weights, dOut, Enumerable.Repeat(t, batch).ToArray(), t);
+        // Only the shortest samples: after a few real steps the forget gates wash out where the recurrence started.
         for (int b = 0; b < batch; b++)
         {
-            if (lengths[b] == t) continue;
+            if (lengths[b] > 2) continue;
             double diff = 0;
             for (int j = 0; j < hidden; j++)
                 diff = Math.Max(diff, Math.Abs(full.Out[b * 2 * hidden + hidden + j] - gpu.Out[b * 2 * hidden + hidden + j]));
@@ -378,7 +379,8 @@ public class CudaOpsTests
         var g = tw.From(s, Random(r, s.Elements, 0.1));
         var m = tw.From(s, Random(r, s.Elements, 0.01));
         var v = tw.From(s, Rand.UniformF(r, s.Elements, 0, 1e-3));
-        Assert.Equal(tw.C.SumOfSquares(g.C), tw.G.SumOfSquares(g.G), 1e-9 * tw.C.SumOfSquares(g.C));
+        // The CPU sums squares in float within 65,536-element chunks, the GPU in double: agree to float rounding.
+        Assert.Equal(tw.C.SumOfSquares(g.C), tw.G.SumOfSquares(g.G), 1e-5 * tw.C.SumOfSquares(g.C));
         var step = new AdamStep(1e-3, 0.9, 0.999, 1e-8, 1e-4, 1 - Math.Pow(0.9, 3), 1 - Math.Pow(0.999, 3), 0.7);
         tw.C.AdamUpdate(p.C, g.C, m.C, v.C, step);
         tw.G.AdamUpdate(p.G, g.G, m.G, v.G, step);

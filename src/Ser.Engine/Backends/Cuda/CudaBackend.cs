@@ -14,8 +14,8 @@ namespace Ser.Engine.Backends.Cuda;
 /// Host-side arguments (lengths, labels, loss weights) reach the GPU through page-locked staging
 /// (<see cref="CudaStaging"/>, <see cref="CudaLengthCache"/>), so a training step in steady state allocates nothing and
 /// never blocks on a pageable copy.
-/// <para>TF32 is off unless asked for (cuDNN FMA math, cuBLAS default math), so results match the CPU oracle to
-/// float32 rounding; <see cref="Tf32"/> trades that for tensor-core speed.</para>
+/// <para>TF32 is off unless asked for (cuDNN FMA math, cuBLAS default math, GEMM-family convolution algorithms), so
+/// results match the CPU oracle to float32 rounding; <see cref="Tf32"/> trades that for tensor-core speed.</para>
 /// <para>float32 only: the type parameter exists because <see cref="Backend{T}"/> declares upload overloads for float
 /// and T, which a non-generic float subclass could not override separately.</para>
 /// Split over files by concern, mirroring Backends/Cpu: CudaConv, CudaPool, CudaSequence, CudaLstm, CudaDense,
@@ -127,7 +127,8 @@ internal sealed unsafe partial class CudaBackend<T> : Backend<T> where T : unman
     internal CudaStaging Staging => _staging;
     internal CudaLengthCache LengthCache => _lengths;
 
-    /// <summary>TF32 tensor-core math allowed in cuDNN and cuBLAS (faster, about 1e-3 relative error).</summary>
+    /// <summary>TF32 tensor-core math allowed in cuDNN and cuBLAS, and FFT/Winograd convolutions (faster, about 1e-3
+    /// relative error).</summary>
     public bool Tf32 { get; }
 
     /// <summary>Device bytes this backend holds now: arenas it allocated plus its own buffers (weight spaces, staging).</summary>

@@ -18,7 +18,8 @@ namespace Ser.Engine.Backends.Cuda;
 // passes (the contract reads dy on valid frames only, so zeroing the rest changes nothing a caller may rely on).
 //
 // Algorithms: chosen per (layer, pass, batch, frames, workspace) with cudnnGet*Algorithm_v7 (heuristics, no trial
-// runs, no device memory), preferring deterministic ones, and cached; each call then only looks up the dictionary.
+// runs, no device memory) and cached; each call then only looks up the dictionary. Preferred: GEMM-family algorithms
+// (FFT/Winograd only with Tf32, see Accurate) that are deterministic, in the heuristics' order.
 // Workspace: planned once (ConvWorkspace at the executor's MaxBatch/MaxFrames) as the padded-input copy plus the
 // largest workspace of the heuristics' top deterministic candidates at that shape (capped at 1 GiB); at run time the
 // best algorithm that fits what is left is taken. Math: CUDNN_FMA_MATH (no TF32) unless Tf32 is on (DEFAULT math,
@@ -111,7 +112,7 @@ internal sealed unsafe partial class CudaBackend<T>
                 for (int i = 0; i < count && taken < 3; i++)
                 {
                     var p = perf.Pointer[i];
-                    if (p.Status != CudnnStatus.Success || p.Determinism != CudnnDeterminism.Deterministic) continue;
+                    if (p.Status != CudnnStatus.Success || p.Determinism != CudnnDeterminism.Deterministic || !Accurate(pass, p.Algo)) continue;
                     long need = WorkspaceSize(plan, pass, p.Algo);
                     if (need < 0) continue;
                     budget = Math.Max(budget, Math.Min(need, ConvWorkspaceCapBytes));
@@ -145,6 +146,20 @@ internal sealed unsafe partial class CudaBackend<T>
         return count;
     }
 
+    /// <summary>
+    /// Whether an algorithm sums like a direct convolution (GEMM family). FFT and Winograd transforms round
+    /// differently and measurably worse in float32, so with TF32 off (the accurate default that the CPU equivalence
+    /// tolerances assume) they are taken only when nothing else fits; with TF32 on (speed first) anything goes.
+    /// </summary>
+    bool Accurate(ConvPass pass, int algo) => Tf32 || pass switch
+    {
+        ConvPass.Forward => (CudnnConvolutionFwdAlgo)algo is CudnnConvolutionFwdAlgo.ImplicitGemm or CudnnConvolutionFwdAlgo.ImplicitPrecompGemm
+            or CudnnConvolutionFwdAlgo.Gemm or CudnnConvolutionFwdAlgo.Direct,
+        ConvPass.BackwardData => (CudnnConvolutionBwdDataAlgo)algo is CudnnConvolutionBwdDataAlgo.Algo0 or CudnnConvolutionBwdDataAlgo.Algo1,
+        _ => (CudnnConvolutionBwdFilterAlgo)algo is CudnnConvolutionBwdFilterAlgo.Algo0 or CudnnConvolutionBwdFilterAlgo.Algo1
+            or CudnnConvolutionBwdFilterAlgo.Algo3,
+    };
+
     /// <summary>Workspace bytes of an algorithm at the plan's current shape, or -1 if cuDNN refuses it.</summary>
     long WorkspaceSize(ConvPlan plan, ConvPass pass, int algo)
     {
@@ -167,11 +182,13 @@ internal sealed unsafe partial class CudaBackend<T>
         CudaAlgoPerfBuffer buffer = default;
         CudnnAlgoPerf* perf = buffer.Pointer;
         int count = Heuristics(plan, pass, perf);
-        for (int strict = 1; strict >= 0; strict--)
+        // Tiers: accurate and deterministic, then accurate, then anything cuDNN offers that fits.
+        for (int tier = 0; tier < 3; tier++)
         for (int i = 0; i < count; i++)
         {
             if (perf[i].Status != CudnnStatus.Success) continue;
-            if (strict == 1 && perf[i].Determinism != CudnnDeterminism.Deterministic) continue;
+            if (tier < 2 && !Accurate(pass, perf[i].Algo)) continue;
+            if (tier < 1 && perf[i].Determinism != CudnnDeterminism.Deterministic) continue;
             long need = WorkspaceSize(plan, pass, perf[i].Algo);
             if (need < 0 || need > available) continue;
             choice = new AlgoChoice(perf[i].Algo, need);
