@@ -38,6 +38,7 @@ public sealed unsafe class CudaBatchSource : IDisposable
     int[] _batchLengths = new int[64], _batchLabels = new int[64], _frameStart = new int[65];
     long[] _sampleStart = new long[65];
     long _deviceBytes;
+    bool _disposed;
 
     /// <param name="executor">A GPU executor (Device "cuda"); its model must take 400-bin features.</param>
     /// <param name="pcm">Every utterance's 16 kHz mono samples.</param>
@@ -229,6 +230,8 @@ public sealed unsafe class CudaBatchSource : IDisposable
 
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         _device.MakeCurrent();
         try { _device.Synchronize(); } catch (NativeException) { /* freeing anyway */ }
         _frontEnd.Dispose();
