@@ -13,14 +13,17 @@ namespace Ser.Engine.Backends.Cuda;
 //   forward's reserve), and clears the weight-gradient space first because cuDNN only accumulates into it
 //   (CUDNN_WGRAD_MODE_ADD).
 //
-// Reverse direction and padding. With an unpacked layout each sample b occupies its first seqLengthArray[b] steps and
-// cuDNN runs both directions over that sample's own length, so the reverse direction starts at step V_b - 1, never in
-// the padding - the same semantics as the packed layout (what PyTorch's pack_padded_sequence feeds cuDNN) and what
-// TensorFlow relies on for Keras' cuDNN LSTM with right-padded masks (BATCH_MAJOR_UNPACKED + sequence lengths).
-// That is what cuDNN's documentation of cudnnSetRNNDataDescriptor and the unpacked layouts says as we read it; it is
-// checked on a GPU by Ser.Native.Tests CudnnTests (y and hy of a padded batch with lengths 5, 3, 1 against a CPU LSTM
-// whose backward direction starts at each sample's last step) and by this backend's
-// CudaBackendTests.Lstm_reverse_direction_starts_at_each_samples_own_last_step (CPU oracle, lengths 1..40 in one batch).
+// Reverse direction and padding. With an unpacked layout each sample b occupies its first seqLengthArray[b] steps
+// (cudnn_adv.h: "padded, outer stride from one batch to the next") and cuDNN runs both directions over that sample's
+// own length, so the reverse direction starts at step V_b - 1, never in the padding: the semantics of the packed
+// layout (what PyTorch's pack_padded_sequence feeds cuDNN), which the unpacked layouts only pad. How this was checked
+// without a GPU here: the data-descriptor documentation as quoted in public bindings, and TensorFlow's cuDNN RNN
+// (stream executor cuda_dnn.cc), which builds BATCH_MAJOR_UNPACKED descriptors with per-sample lengths for Keras'
+// variable-length (right-padded, masked) bidirectional LSTMs - that only works if each sequence reverses within its
+// own length. NVIDIA's own page could not be fetched here, so it is ALSO checked on the GPU: Ser.Native.Tests
+// CudnnTests (y and hy of a padded batch with lengths 5, 3, 1 against a CPU LSTM whose backward direction starts at
+// each sample's last step) and CudaOpsTests.Lstm_reverse_direction_starts_at_each_samples_own_last_step here (CPU
+// oracle, lengths 1..40 in one batch, and a check that the result differs from starting in the padding).
 //
 // Parameter layout. Ours (the checkpoint's, PyTorch's): w_ih [4H, I], w_hh [4H, H], bias [4H], gate order (i, f, g, o).
 // cuDNN's weight space is opaque; cudnnGetRNNWeightParams gives the address of each matrix and bias. Per cuDNN's
@@ -62,10 +65,11 @@ internal sealed unsafe partial class CudaBackend<T>
             _dropoutStates = CudaArena.AllocateDevice("lstm dropout states", Math.Max(1, statesBytes));
             // A single layer has no inter-layer dropout; cuDNN still takes a descriptor (p = 0).
             Dropout = CudnnDropoutDescriptor.Create(handle, 0f, _dropoutStates.Pointer, statesBytes, 0);
-            Cudnn.Check(CudnnNative.cudnnSetRNNDescriptor_v8(Rnn.Value, CudnnRnnAlgo.Standard, CudnnRnnMode.Lstm,
-                CudnnRnnBiasMode.SingleInpBias, CudnnDirectionMode.Bidirectional, CudnnRnnInputMode.LinearInput,
-                CudnnDataType.Float, CudnnDataType.Float, math, desc.InputSize, desc.Hidden, desc.Hidden, 1, Dropout.Value,
-                Cudnn.RnnPaddedIoEnabled));
+            // One input-side bias per gate, like ours; should this cuDNN refuse that mode, the double-bias mode (the
+            // recurrent bias held at zero) computes the same.
+            var status = SetDescriptor(CudnnRnnBiasMode.SingleInpBias, math);
+            if (status != CudnnStatus.Success) status = SetDescriptor(CudnnRnnBiasMode.DoubleBias, math);
+            Cudnn.Check(status, "cudnnSetRNNDescriptor_v8(LSTM, bidirectional, padded I/O)");
             nuint bytes;
             Cudnn.Check(CudnnNative.cudnnGetRNNWeightSpaceSize(handle.Value, Rnn.Value, &bytes));
             WeightBytes = (long)bytes;
@@ -80,6 +84,11 @@ internal sealed unsafe partial class CudaBackend<T>
         }
 
         public long DeviceBytes => _dropoutStates.Bytes + 2 * WeightBytes;
+
+        CudnnStatus SetDescriptor(CudnnRnnBiasMode bias, CudnnMathType math) =>
+            CudnnNative.cudnnSetRNNDescriptor_v8(Rnn.Value, CudnnRnnAlgo.Standard, CudnnRnnMode.Lstm, bias,
+                CudnnDirectionMode.Bidirectional, CudnnRnnInputMode.LinearInput, CudnnDataType.Float, CudnnDataType.Float, math,
+                Desc.InputSize, Desc.Hidden, Desc.Hidden, 1, Dropout.Value, Cudnn.RnnPaddedIoEnabled);
 
         /// <summary>Where cuDNN keeps each (direction, linear layer) matrix and bias, in floats from the space's start.</summary>
         LstmLayout ReadLayout(CudnnHandle handle)
