@@ -147,7 +147,8 @@ public sealed class TorchCrnn : IDisposable
         {
             var spec = Config.Convs[i];
             x = Conv(x, _convWeight[i], _convBias[i], spec.KernelTime, spec.KernelFreq);  // [B,C,T,F]
-            x = F.relu(x) * FrameMask(valid, (int)x.shape[2]);
+            // mask then ReLU (same result: relu(0) = 0), both in place: conv2d's backward needs its input, not its output
+            x = x.mul_(FrameMask(valid, (int)x.shape[2])).relu_();
             x = F.max_pool2d(x, [2, 2], [2, 2], ceil_mode: true);                         // [B,C,ceil(T/2),ceil(F/2)]
             for (int b = 0; b < batch; b++) valid[b] = ReferenceConfig.CeilHalf(valid[b]);
         }
@@ -169,12 +170,16 @@ public sealed class TorchCrnn : IDisposable
         return F.linear(hidden, _fc2Weight, _fc2Bias);                                       // [B,K]
     }
 
-    /// <summary>"Same" padding; odd kernels use conv2d's own symmetric padding, even ones an explicit (k-1)/2 | k/2 pad.</summary>
+    /// <summary>
+    /// "Same" padding, (k-1)/2 before and k/2 after, without copying the input into a padded buffer: conv2d pads k/2 on
+    /// both sides, which for an even k gives one extra output row/column at the START (window at t - k/2), dropped by a view.
+    /// </summary>
     static Tensor Conv(Tensor x, Tensor weight, Tensor bias, int kernelTime, int kernelFreq)
     {
-        if (kernelTime % 2 == 1 && kernelFreq % 2 == 1)
-            return F.conv2d(x, weight, bias, padding: [(kernelTime - 1) / 2, (kernelFreq - 1) / 2]);
-        return ReferenceCrnn.ConvSame(x, weight, bias, kernelTime, kernelFreq);
+        var y = F.conv2d(x, weight, bias, padding: [kernelTime / 2, kernelFreq / 2]);     // [B,C,T + 1 - KT%2, F + 1 - KF%2]
+        if (kernelTime % 2 == 0) y = y.narrow(2, 1, y.shape[2] - 1);
+        if (kernelFreq % 2 == 0) y = y.narrow(3, 1, y.shape[3] - 1);
+        return y;
     }
 
     Tensor FrameMask(int[] valid, int frames)
