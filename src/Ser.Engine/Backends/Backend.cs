@@ -9,7 +9,8 @@ namespace Ser.Engine.Backends;
 /// backend implements (CPU here; CUDA mirrors it file for file: CpuConv.cs / CudaConv.cs).
 /// <para>Legend: B batch, T frames, F bins, C channels, I LSTM input, H hidden, D dense, K classes.
 /// "lengths" are per-sample valid frame counts at the tensor's own time resolution; an operation never reads frames
-/// t &gt;= lengths[b] of its input and writes zeros there in its output.</para>
+/// t &gt;= lengths[b] of its input and writes zeros there in its output, except where a method says the padded frames
+/// of its output are unspecified (the convolutions, like cuDNN's; a mask follows them).</para>
 /// <para>Determinism: implementations must not let results depend on thread scheduling (no racy float reductions).</para>
 /// </summary>
 internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -78,17 +79,28 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
 
     // ---- convolution: x [B, Cin, T, F], w [Cout, Cin, KT, KF], y [B, Cout, T, F] ----------------------------------
 
-    /// <summary>Workspace elements the three convolution passes need for batches up to this shape.</summary>
-    public long ConvWorkspace(in ConvDesc desc, int maxBatch, int maxFrames) => ConvWorkspaceCore(desc, maxBatch, maxFrames);
+    /// <summary>
+    /// Workspace elements the three convolution passes need for batches of at most maxBatch samples of at most
+    /// maxFrames frames and at most maxRows padded frames in all (B * T).
+    /// </summary>
+    public long ConvWorkspace(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows) =>
+        ConvWorkspaceCore(desc, maxBatch, maxFrames, Math.Min(maxRows, (long)maxBatch * maxFrames));
 
-    public void ConvForward(in ConvDesc desc, TensorView x, TensorView w, TensorView y, ReadOnlySpan<int> lengths, TensorView workspace)
+    /// <summary>
+    /// y = conv(x, w) + bias (bias [Cout], or empty for none) on valid frames. Padded frames of y are left unspecified
+    /// (as a cuDNN convolution leaves them): the mask that follows zeroes them.
+    /// </summary>
+    public void ConvForward(in ConvDesc desc, TensorView x, TensorView w, TensorView bias, TensorView y, ReadOnlySpan<int> lengths,
+        TensorView workspace)
     {
         CheckConv(desc, x, y, lengths);
         CheckShape(w, new Shape(desc.OutChannels, desc.InChannels, desc.KernelT, desc.KernelF), nameof(w));
-        ConvForwardCore(desc, x, w, y, lengths, workspace);
+        if (!bias.IsEmpty) CheckShape(bias, new Shape(desc.OutChannels), nameof(bias));
+        ConvForwardCore(desc, x, w, bias, y, lengths, workspace);
     }
 
-    /// <summary>dx = the gradient w.r.t. the input, for valid frames (zeros after).</summary>
+    /// <summary>dx = the gradient w.r.t. the input on valid frames (dy read on valid frames only; padded frames of dx
+    /// unspecified).</summary>
     public void ConvBackwardData(in ConvDesc desc, TensorView dy, TensorView w, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace)
     {
         CheckConv(desc, dx, dy, lengths);
@@ -102,14 +114,6 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
         CheckConv(desc, x, dy, lengths);
         CheckShape(dw, new Shape(desc.OutChannels, desc.InChannels, desc.KernelT, desc.KernelF), nameof(dw));
         ConvBackwardFilterCore(desc, x, dy, dw, lengths, workspace);
-    }
-
-    /// <summary>y[b, c, t, f] += bias[c] for valid frames. y [B, C, T, F], bias [C].</summary>
-    public void BiasForward(TensorView y, TensorView bias, ReadOnlySpan<int> lengths)
-    {
-        CheckMaps(y, lengths, nameof(y));
-        CheckShape(bias, new Shape(y.Shape.D1), nameof(bias));
-        BiasForwardCore(y, bias, lengths);
     }
 
     /// <summary>dbias[c] = sum over valid (b, t, f) of dy (overwritten).</summary>
@@ -184,9 +188,16 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
 
     // ---- bidirectional LSTM over [B, T, I] with per-sample lengths ------------------------------------------------
 
-    /// <summary>Saved forward state (gates, cells, hidden) the backward pass needs; opaque to callers.</summary>
-    public long LstmReserve(in LstmDesc desc, int maxBatch, int maxFrames) => LstmReserveCore(desc, maxBatch, maxFrames);
-    public long LstmWorkspace(in LstmDesc desc, int maxBatch, int maxFrames) => LstmWorkspaceCore(desc, maxBatch, maxFrames);
+    /// <summary>
+    /// Saved forward state (gates, cells, hidden) the backward pass needs, for sequences [B, T, I] with B &lt;= maxBatch,
+    /// T &lt;= maxFrames and B * T &lt;= maxRows; opaque to callers (cuDNN's reserve space).
+    /// </summary>
+    public long LstmReserve(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) =>
+        LstmReserveCore(desc, maxBatch, maxFrames, Math.Min(maxRows, (long)maxBatch * maxFrames));
+
+    /// <summary>Scratch for one LSTM call, same bounds as <see cref="LstmReserve"/>.</summary>
+    public long LstmWorkspace(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) =>
+        LstmWorkspaceCore(desc, maxBatch, maxFrames, Math.Min(maxRows, (long)maxBatch * maxFrames));
 
     /// <summary>
     /// output [B, 2H] = concat(forward h at t = V_b - 1, backward h after its step t = 0); the backward direction
@@ -292,11 +303,11 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     protected abstract void ZeroCore(TensorView tensor);
     protected abstract void CopyCore(TensorView source, TensorView destination);
 
-    protected abstract long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames);
-    protected abstract void ConvForwardCore(in ConvDesc desc, TensorView x, TensorView w, TensorView y, ReadOnlySpan<int> lengths, TensorView workspace);
+    protected abstract long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows);
+    protected abstract void ConvForwardCore(in ConvDesc desc, TensorView x, TensorView w, TensorView bias, TensorView y,
+        ReadOnlySpan<int> lengths, TensorView workspace);
     protected abstract void ConvBackwardDataCore(in ConvDesc desc, TensorView dy, TensorView w, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace);
     protected abstract void ConvBackwardFilterCore(in ConvDesc desc, TensorView x, TensorView dy, TensorView dw, ReadOnlySpan<int> lengths, TensorView workspace);
-    protected abstract void BiasForwardCore(TensorView y, TensorView bias, ReadOnlySpan<int> lengths);
     protected abstract void BiasBackwardCore(TensorView dy, TensorView dbias, ReadOnlySpan<int> lengths, TensorView workspace);
 
     protected abstract void ReluForwardCore(TensorView x, ReadOnlySpan<int> lengths);
@@ -309,8 +320,8 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     protected abstract void MapsToSequenceCore(TensorView maps, TensorView sequence, ReadOnlySpan<int> lengths);
     protected abstract void SequenceToMapsCore(TensorView sequence, TensorView maps, ReadOnlySpan<int> lengths);
 
-    protected abstract long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames);
-    protected abstract long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames);
+    protected abstract long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows);
+    protected abstract long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows);
     protected abstract void LstmForwardCore(in LstmDesc desc, TensorView sequence, in LstmParams weights, TensorView output,
         TensorView reserve, TensorView workspace, ReadOnlySpan<int> lengths);
     protected abstract void LstmBackwardCore(in LstmDesc desc, TensorView sequence, in LstmParams weights, TensorView reserve,

@@ -27,7 +27,13 @@ internal readonly record struct ActivationShape(ActivationKind Kind, int Channel
         _ => new Shape(batch, Width),
     };
 
-    public long MaxElements(int maxBatch, int maxFrames) => Concrete(maxBatch, maxFrames).Elements;
+    /// <summary>Elements of the largest batch the capacity allows.</summary>
+    public long MaxElements(in BatchCapacity capacity) => Kind switch
+    {
+        ActivationKind.Maps => (long)Channels * capacity.RowsAt(Level) * Width,
+        ActivationKind.Sequence => capacity.RowsAt(Level) * Width,
+        _ => (long)capacity.MaxBatch * Width,
+    };
 
     public override string ToString() => Kind switch
     {

@@ -33,7 +33,8 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
     T[] _logits = [];
     bool _disposed;
 
-    public GraphExecutor(ModelConfig config, Backend<T> backend, int maxBatch, int maxFrames, bool training, bool ownsBackend = true)
+    public GraphExecutor(ModelConfig config, Backend<T> backend, int maxBatch, int maxFrames, bool training, bool ownsBackend = true,
+        long maxPaddedFrames = 0)
     {
         Config = config.Validate();
         Backend = backend;
@@ -52,7 +53,7 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
             _gradArena = backend.Allocate(_parameters.Elements, "gradients");
             _momentArena = backend.Allocate(2 * _parameters.Elements, "adam-moments");
         }
-        Plan(Math.Max(1, maxBatch), Math.Max(1, maxFrames));
+        Plan(BatchCapacity.Of(Math.Max(1, maxBatch), Math.Max(1, maxFrames), maxPaddedFrames));
     }
 
     public ModelConfig Config { get; }
@@ -60,8 +61,9 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
     public bool Training { get; }
     public IReadOnlyList<Layer<T>> Layers => _layers;
     public IReadOnlyList<ParameterEntry> Parameters => _parameters.Entries;
-    public int MaxBatch { get; private set; }
-    public int MaxFrames { get; private set; }
+    public BatchCapacity Capacity { get; private set; }
+    public int MaxBatch => Capacity.MaxBatch;
+    public int MaxFrames => Capacity.MaxFrames;
     /// <summary>Current batch size and padded frame count.</summary>
     public int Batch { get; private set; }
     public int Frames { get; private set; }
@@ -88,18 +90,21 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
     /// <summary>Grows the activation and workspace arenas for a larger batch shape (allocates; not on the hot path).</summary>
     public void EnsureCapacity(int batch, int frames)
     {
-        if (batch <= MaxBatch && frames <= MaxFrames) return;
-        Plan(Math.Max(batch, MaxBatch), Math.Max(frames, MaxFrames));
+        var c = Capacity;
+        if (c.Holds(batch, frames)) return;
+        int b = Math.Max(batch, c.MaxBatch), t = Math.Max(frames, c.MaxFrames);
+        Plan(BatchCapacity.Of(b, t, Math.Max(c.MaxPaddedFrames, (long)batch * frames)));
     }
 
-    void Plan(int maxBatch, int maxFrames)
+    void Plan(BatchCapacity capacity)
     {
+        int maxBatch = capacity.MaxBatch;
         _actArena?.Dispose();
         _workArena?.Dispose();
         _actArena = _workArena = null;
         int n = _layers.Count;
         var act = new ArenaPlan("activations");
-        _inputRegion = act.Reserve(_inputShape.MaxElements(maxBatch, maxFrames)); // [B, 1, T, F]
+        _inputRegion = act.Reserve(_inputShape.MaxElements(capacity)); // [B, 1, T, F]
         _outRegion = new Region[n];
         _reserveRegion = new Region[n];
         long workspace = 0;
@@ -107,9 +112,9 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
         {
             var layer = _layers[i];
             var input = i == 0 ? _inputRegion : _outRegion[i - 1];
-            _outRegion[i] = layer.InPlace ? input : act.Reserve(layer.Output.MaxElements(maxBatch, maxFrames));
-            _reserveRegion[i] = act.Reserve(layer.ReserveElements(Backend, maxBatch, maxFrames));
-            workspace = Math.Max(workspace, layer.WorkspaceElements(Backend, maxBatch, maxFrames));
+            _outRegion[i] = layer.InPlace ? input : act.Reserve(layer.Output.MaxElements(capacity));
+            _reserveRegion[i] = act.Reserve(layer.ReserveElements(Backend, capacity));
+            workspace = Math.Max(workspace, layer.WorkspaceElements(Backend, capacity));
         }
         // Gradients w.r.t. activations ping-pong between two buffers walking backwards; in-place layers stay put.
         _dyBuffer = new int[n];
@@ -122,10 +127,10 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
             {
                 var layer = _layers[i];
                 _dyBuffer[i] = current;
-                size[current] = Math.Max(size[current], layer.Output.MaxElements(maxBatch, maxFrames));
+                size[current] = Math.Max(size[current], layer.Output.MaxElements(capacity));
                 _dxBuffer[i] = layer.InPlace ? current : 1 - current;
                 if (layer.NeedsInputGradient)
-                    size[_dxBuffer[i]] = Math.Max(size[_dxBuffer[i]], layer.Input.MaxElements(maxBatch, maxFrames));
+                    size[_dxBuffer[i]] = Math.Max(size[_dxBuffer[i]], layer.Input.MaxElements(capacity));
                 current = _dxBuffer[i];
             }
         }
@@ -140,8 +145,7 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
         _labels = new int[maxBatch];
         _weights = new double[maxBatch];
         _logits = new T[maxBatch * Config.Classes];
-        MaxBatch = maxBatch;
-        MaxFrames = maxFrames;
+        Capacity = capacity;
     }
 
     public ReadOnlySpan<int> Lengths(int level) => _lengths[level].AsSpan(0, Batch);

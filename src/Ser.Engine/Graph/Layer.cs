@@ -34,9 +34,9 @@ internal abstract class Layer<T> where T : unmanaged, IBinaryFloatingPointIeee75
     protected abstract ActivationShape Infer(ActivationShape input);
     protected virtual void DeclareParameters(ParameterTable parameters) { }
 
-    /// <summary>Saved forward state in elements for batches up to (maxBatch, maxFrames) input frames.</summary>
-    public virtual long ReserveElements(Backend<T> backend, int maxBatch, int maxFrames) => 0;
-    public virtual long WorkspaceElements(Backend<T> backend, int maxBatch, int maxFrames) => 0;
+    /// <summary>Saved forward state in elements for the largest batch the capacity allows.</summary>
+    public virtual long ReserveElements(Backend<T> backend, in BatchCapacity capacity) => 0;
+    public virtual long WorkspaceElements(Backend<T> backend, in BatchCapacity capacity) => 0;
 
     public abstract void Forward(LayerContext<T> ctx);
     public abstract void Backward(LayerContext<T> ctx);

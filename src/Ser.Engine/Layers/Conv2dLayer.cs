@@ -9,7 +9,8 @@ namespace Ser.Engine.Layers;
 /// Masked Conv2d, "same" zero padding (PyTorch's convention for even kernels), stride 1, plus bias.
 /// Legend: B batch, T frames (at this layer's level), F bins, C channels.
 ///   x [B, Cin, T, F], W [Cout, Cin, KT, KF], b [Cout]  ->  y [B, Cout, T, F]
-/// Only valid frames t &lt; V_b are computed; frames past them read as zeros (the halo) and are written as zeros.
+/// Only valid frames t &lt; V_b are computed; frames past them read as zeros (the halo). Padded frames of y are left
+/// unspecified, as with cuDNN: the mask layer that follows the ReLU zeroes them.
 /// Init: W ~ U(±sqrt(6 / (Cin KT KF))) (He uniform, ReLU follows), b = 0.
 /// </summary>
 internal sealed class Conv2dLayer<T>(string name, int outChannels, int kernelT, int kernelF) : Layer<T>(name)
@@ -34,15 +35,13 @@ internal sealed class Conv2dLayer<T>(string name, int outChannels, int kernelT, 
         _bias = parameters.Add($"{Name}.bias", new Shape(outChannels), InitRule.Zero);
     }
 
-    public override long WorkspaceElements(Backend<T> backend, int maxBatch, int maxFrames) =>
-        Math.Max(backend.ConvWorkspace(Desc, maxBatch, ActivationShape.FramesAt(maxFrames, Input.Level)),
-                 backend.BiasWorkspace(outChannels, maxBatch));
+    public override long WorkspaceElements(Backend<T> backend, in BatchCapacity capacity) =>
+        Math.Max(backend.ConvWorkspace(Desc, capacity.MaxBatch, capacity.FramesAt(Input.Level), capacity.RowsAt(Input.Level)),
+                 backend.BiasWorkspace(outChannels, capacity.MaxBatch));
 
     public override void Forward(LayerContext<T> ctx)
     {
-        var lengths = ctx.Lengths(Input.Level);
-        ctx.Backend.ConvForward(Desc, ctx.X, ctx.Param(_weight), ctx.Y, lengths, ctx.Workspace);
-        ctx.Backend.BiasForward(ctx.Y, ctx.Param(_bias), lengths);
+        ctx.Backend.ConvForward(Desc, ctx.X, ctx.Param(_weight), ctx.Param(_bias), ctx.Y, ctx.Lengths(Input.Level), ctx.Workspace);
     }
 
     public override void Backward(LayerContext<T> ctx)

@@ -15,8 +15,8 @@ internal sealed class DropoutLayer<T>(string name, double probability) : Layer<T
 
     protected override ActivationShape Infer(ActivationShape input) => input;
 
-    public override long ReserveElements(Backend<T> backend, int maxBatch, int maxFrames) =>
-        probability > 0 ? Input.MaxElements(maxBatch, maxFrames) : 0;
+    public override long ReserveElements(Backend<T> backend, in BatchCapacity capacity) =>
+        probability > 0 ? Input.MaxElements(capacity) : 0;
 
     bool Active(LayerContext<T> ctx) => probability > 0 && ctx.Training;
 

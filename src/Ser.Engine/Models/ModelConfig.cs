@@ -30,13 +30,15 @@ public sealed record ModelConfig
     };
 
     /// <summary>
-    /// The same topology, sized for quick CPU runs: a training step costs about 1/20 of <see cref="Paper"/> or less
-    /// (conv1 touches every input pixel, so its filters and kernel are cut hardest).
+    /// The same topology, sized for quick CPU runs: conv 4@6x8, 8@4x6, 8@3x4, BiLSTM 32, dense 32. A training step on a
+    /// 4.5 s utterance costs about 1/25 of <see cref="Paper"/> (measured: ~8 ms vs ~220 ms on 2 cores). conv1 touches
+    /// every input pixel, so its filters and kernel are cut hardest; channel counts are multiples of 4, the CPU
+    /// micro-kernel's block of output channels.
     /// </summary>
     public static ModelConfig Small { get; } = new()
     {
-        Channels = [4, 8, 12],
-        Kernels = [[8, 8], [6, 6], [5, 5]],
+        Channels = [4, 8, 8],
+        Kernels = [[6, 8], [4, 6], [3, 4]],
         Hidden = 32,
         Dense = 32,
         Dropout = 0.3,

@@ -38,10 +38,12 @@ public sealed class Executor : IDisposable
         config.Validate();
         if (options.MaxBatch < 1) throw new SerException($"max batch must be >= 1, got {options.MaxBatch}");
         if (options.MaxFrames < 1) throw new SerException($"max frames must be >= 1, got {options.MaxFrames}");
+        if (options.MaxPaddedFrames < 0) throw new SerException($"max padded frames must be >= 0, got {options.MaxPaddedFrames}");
         Backend<float> backend = CreateBackend(options);
         try
         {
-            return new Executor(new GraphExecutor<float>(config, backend, options.MaxBatch, options.MaxFrames, options.Training), options);
+            return new Executor(new GraphExecutor<float>(config, backend, options.MaxBatch, options.MaxFrames, options.Training,
+                ownsBackend: true, maxPaddedFrames: options.MaxPaddedFrames), options);
         }
         catch
         {
@@ -50,10 +52,17 @@ public sealed class Executor : IDisposable
         }
     }
 
+    /// <summary>
+    /// Set by the CUDA backend (e.g. from a [ModuleInitializer] in Backends/Cuda) to make device "cuda" available;
+    /// it throws a <see cref="SerException"/> when no GPU or library is usable.
+    /// </summary>
+    internal static Func<ExecutorOptions, Backend<float>>? CudaBackendFactory { get; set; }
+
     static Backend<float> CreateBackend(ExecutorOptions options) => options.Device.ToLowerInvariant() switch
     {
         "cpu" => new CpuBackend<float>(options.Threads),
-        "cuda" => throw new SerException("device 'cuda': the CUDA backend is not part of this build yet (use --device cpu)"),
+        "cuda" => CudaBackendFactory?.Invoke(options)
+                  ?? throw new SerException("device 'cuda': the CUDA backend is not part of this build yet (use --device cpu)"),
         _ => throw new SerException($"unknown device '{options.Device}' (expected cpu or cuda)"),
     };
 

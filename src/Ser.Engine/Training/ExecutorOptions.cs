@@ -8,6 +8,11 @@ public sealed record ExecutorOptions
     public int MaxBatch { get; init; } = 16;
     /// <summary>Largest padded frame count T of a batch (100 frames per second of audio).</summary>
     public int MaxFrames { get; init; } = 1200;
+    /// <summary>
+    /// Largest B * T of a batch (the data loader's frame cap per batch); 0 = MaxBatch * MaxFrames. Activation memory
+    /// is planned for this many padded frames.
+    /// </summary>
+    public long MaxPaddedFrames { get; init; }
     /// <summary>False: inference only, no gradient or optimizer memory.</summary>
     public bool Training { get; init; } = true;
     /// <summary>CPU threads; 0 = <see cref="Environment.ProcessorCount"/>.</summary>

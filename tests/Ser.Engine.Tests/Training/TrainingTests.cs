@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Ser.Engine.Data;
+using Ser.Engine.Data.Synthetic;
 using Ser.Engine.Models;
 using Ser.Engine.Training;
 
@@ -6,7 +8,7 @@ namespace Ser.Engine.Tests.Training;
 
 public class TrainingTests
 {
-    static readonly ModelConfig Config = new()
+    internal static readonly ModelConfig Config = new()
     {
         Bins = 32,
         Channels = [4, 6, 8],
@@ -44,43 +46,63 @@ public class TrainingTests
         Assert.Contains(Enumerable.Range(0, a.Length), p => !a[p].SequenceEqual(fresh[p])); // training moved the weights
     }
 
+    /// <summary>
+    /// The model can fit: 16 utterances of the synthetic corpus, through the real front end and feature normalisation,
+    /// reach 100% training accuracy with the small preset (dropout off).
+    /// </summary>
     [Fact]
-    public void Steady_state_training_step_allocates_nothing()
+    public void Overfits_sixteen_synthetic_corpus_utterances()
     {
-        var set = SyntheticBatches.Set(9, 4, Config.Bins, Config.Classes, 20, 40);
-        var batch = SyntheticBatches.Make(set, Config.Bins);
-        using var ex = Executor.Create(Config, new ExecutorOptions { MaxBatch = 4, MaxFrames = 40, Threads = 2 });
-        ex.InitializeParameters(1);
-        float[] counts = [1, 1, 1, 1];
-        ex.Adam = new AdamOptions { ClipNorm = 1 };
-        for (int s = 0; s < 2; s++) ex.TrainStep(batch, counts);
-        long thread0 = GC.GetAllocatedBytesForCurrentThread();
-        long total0 = GC.GetTotalAllocatedBytes(precise: true);
-        for (int s = 0; s < 3; s++) ex.TrainStep(batch, counts);
-        long thread = GC.GetAllocatedBytesForCurrentThread() - thread0;
-        long total = GC.GetTotalAllocatedBytes(precise: true) - total0;
-        Assert.True(thread == 0, $"steps 3..5 allocated {thread} bytes on the stepping thread");
-        Assert.True(total < 2048, $"steps 3..5 allocated {total} bytes in total");
-    }
-
-    /// <summary>The model can fit: 16 synthetic utterances reach 100% training accuracy.</summary>
-    [Fact]
-    public void Overfits_sixteen_synthetic_utterances()
-    {
-        var config = Config with { Dropout = 0 };
-        var set = SyntheticBatches.Set(3, 16, config.Bins, config.Classes, 15, 60);
-        var batches = new[] { SyntheticBatches.Make(set[..8], config.Bins), SyntheticBatches.Make(set[8..], config.Bins) };
-        using var ex = Executor.Create(config, new ExecutorOptions { MaxBatch = 8, MaxFrames = 60 });
-        ex.InitializeParameters(2);
-        ex.Adam = new AdamOptions { LearningRate = 5e-3 };
         var clock = Stopwatch.StartNew();
-        int correct = 0;
-        for (int epoch = 0; epoch < 200 && clock.Elapsed.TotalSeconds < 20; epoch++)
+        var corpus = new Corpus("synthetic", SyntheticCorpus.Create(16, seed: 3));
+        var cache = FeatureCache.Compute(corpus);
+        var items = Enumerable.Range(0, cache.Count).ToArray();
+        var loader = new BatchLoader(cache, items, new BatchOptions(BatchSize: 8), cache.Statistics(items));
+        var config = ModelConfig.Small with { Dropout = 0 };
+        var counts = new float[config.Classes];
+        foreach (int i in items) counts[cache.Label(i)]++;
+        using var ex = Executor.Create(config, new ExecutorOptions { MaxBatch = 8, MaxFrames = loader.MaxFrames });
+        ex.InitializeParameters(4);
+        ex.Adam = new AdamOptions { LearningRate = 3e-3 };
+        var batch = loader.CreateBatch();
+        int correct = 0, epoch = 0;
+        for (; epoch < 150 && clock.Elapsed.TotalSeconds < 30; epoch++)
         {
-            foreach (var b in batches) ex.TrainStep(b);
-            correct = batches.Sum(b => ex.Evaluate(b).Correct);
+            foreach (var members in loader.Epoch(seed: epoch))
+            {
+                loader.Fill(batch, members);
+                ex.TrainStep(batch, counts);
+            }
+            correct = 0;
+            foreach (var members in loader.Epoch())
+            {
+                loader.Fill(batch, members);
+                correct += ex.Evaluate(batch, counts).Correct;
+            }
             if (correct == 16) break;
         }
-        Assert.Equal(16, correct);
+        Assert.True(correct == 16, $"{correct}/16 correct after {epoch} epochs, {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    /// <summary>A frame budget per batch (B * T) plans less memory and still holds both extremes without growing.</summary>
+    [Fact]
+    public void Frame_capped_capacity_holds_many_short_or_few_long_utterances()
+    {
+        var config = Config with { Dropout = 0 };
+        using var capped = Executor.Create(config, new ExecutorOptions { MaxBatch = 8, MaxFrames = 96, MaxPaddedFrames = 200 });
+        using var full = Executor.Create(config, new ExecutorOptions { MaxBatch = 8, MaxFrames = 96 });
+        long Activations(Executor e) => e.ArenaUsage.Single(a => a.Name == "activations").Bytes;
+        Assert.True(Activations(capped) < Activations(full) / 2, $"{Activations(capped)} vs {Activations(full)} bytes");
+        capped.InitializeParameters(1);
+        long planned = capped.ArenaBytes;
+        var shortOnes = SyntheticBatches.Make(SyntheticBatches.Set(1, 8, config.Bins, config.Classes, 20, 25), config.Bins);
+        var longOnes = SyntheticBatches.Make(SyntheticBatches.Set(2, 2, config.Bins, config.Classes, 90, 96), config.Bins);
+        Assert.True(double.IsFinite(capped.TrainStep(shortOnes).Loss));
+        Assert.True(double.IsFinite(capped.TrainStep(longOnes).Loss));
+        Assert.Equal(planned, capped.ArenaBytes);
+        // a batch beyond the plan grows the arenas instead of failing
+        var bigger = SyntheticBatches.Make(SyntheticBatches.Set(3, 4, config.Bins, config.Classes, 90, 96), config.Bins);
+        Assert.True(double.IsFinite(capped.TrainStep(bigger).Loss));
+        Assert.True(capped.ArenaBytes > planned);
     }
 }

@@ -48,6 +48,8 @@ internal sealed unsafe partial class CpuBackend<T>
         public long SlabFwd => (long)Cin * (RowsFwd + KT - 1) * Wp;
         public long SlabBwd => (long)Cout * (RowsBwd + KT - 1) * Wp;
         public long SlabFilter => (long)Cin * (RowsFilter + KT - 1) * Wp + (long)CoutPad * RowsFilter * Fp;
+        public long PackedBias => RoundUp(CoutPad, 16);
+        public long Packed => PackedWeights + PackedBias;
         public long PerWorker => RoundUp(Math.Max(SlabFwd, Math.Max(SlabBwd, SlabFilter)) + CpuGemm<T>.MR * CpuGemm<T>.NR, 16);
         // forward packs [CoutPad, Cin*KT*KF], backward data [CinPad, Cout*KT*KF]
         public long PackedWeights => RoundUp(Math.Max((long)CoutPad * Cin, (long)RoundUp(Cin, CpuGemm<T>.MR) * Cout) * KT * KF, 16);
@@ -56,11 +58,13 @@ internal sealed unsafe partial class CpuBackend<T>
     static int RoundUp(int v, int m) => (v + m - 1) / m * m;
     static long RoundUp(long v, long m) => (v + m - 1) / m * m;
 
-    protected override long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames)
+    protected override long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows)
     {
         var g = new ConvGeometry(desc);
-        long chunks = (long)maxBatch * ((maxFrames + g.ChunkRows - 1) / g.ChunkRows);
-        return g.PackedWeights + Workers * g.PerWorker + chunks * g.Cout * g.K;
+        // sum_b ceil(V_b / chunk) <= min(B ceil(T / chunk), (sum_b V_b + B (chunk - 1)) / chunk)
+        long chunks = Math.Min((long)maxBatch * ((maxFrames + g.ChunkRows - 1) / g.ChunkRows),
+                               (maxRows + (long)maxBatch * (g.ChunkRows - 1)) / g.ChunkRows);
+        return g.Packed + Workers * g.PerWorker + chunks * g.Cout * g.K;
     }
 
     static void CheckWorkspace(TensorView workspace, long needed, string op)
@@ -71,16 +75,16 @@ internal sealed unsafe partial class CpuBackend<T>
 
     // ---- the direct-convolution pass shared by forward and backward-data -------------------------------------------
 
-    T* _dSrc, _dDst, _dPacked, _dWork;
+    T* _dSrc, _dDst, _dPacked, _dBias, _dWork;
     int _dCs, _dCd, _dT, _dF, _dKT, _dKF, _dPadT, _dPadF, _dRows, _dWp, _dBatch;
     long _dPerWorker;
     int[] _tileStart = new int[65]; // [B + 1] prefix sums of work items per sample
     Action<int, int>? _directBody;
 
-    void RunDirect(T* src, int srcChannels, T* dst, int dstChannels, int frames, in ConvGeometry g, T* packed, int padT, int padF,
-        int rows, T* work, ReadOnlySpan<int> lengths)
+    void RunDirect(T* src, int srcChannels, T* dst, int dstChannels, int frames, in ConvGeometry g, T* packed, T* bias, int padT,
+        int padF, int rows, T* work, ReadOnlySpan<int> lengths)
     {
-        _dSrc = src; _dDst = dst; _dPacked = packed; _dWork = work;
+        _dSrc = src; _dDst = dst; _dPacked = packed; _dBias = bias; _dWork = work;
         _dCs = srcChannels; _dCd = dstChannels; _dT = frames; _dF = g.F; _dKT = g.KT; _dKF = g.KF;
         _dPadT = padT; _dPadF = padF; _dRows = rows; _dWp = g.Wp; _dPerWorker = g.PerWorker; _dBatch = lengths.Length;
         Park(lengths);
@@ -134,17 +138,18 @@ internal sealed unsafe partial class CpuBackend<T>
         {
             int rowsOut = Math.Min(mr, cd - cb);
             T* pa = _dPacked + (long)cb * k;
+            T* bias = _dBias != null ? _dBias + cb : null;
             for (int n = 0; n < f; n += nr)
             {
                 T* src = slab + (long)(t - r0) * wp + n;
                 T* c = dstB + cb * plane + (long)t * f + n;
                 if (rowsOut == mr && n + nr <= f)
                 {
-                    DirectKernel(src, channelStride, wp, cs, kt, kf, pa, c, plane);
+                    DirectKernel(src, channelStride, wp, cs, kt, kf, pa, bias, c, plane);
                 }
                 else
                 {
-                    DirectKernel(src, channelStride, wp, cs, kt, kf, pa, tmp, nr);
+                    DirectKernel(src, channelStride, wp, cs, kt, kf, pa, bias, tmp, nr);
                     int cols = Math.Min(nr, f - n);
                     for (int r = 0; r < rowsOut; r++)
                         new Span<T>(tmp + r * nr, cols).CopyTo(new Span<T>(c + r * plane, cols));
@@ -175,15 +180,18 @@ internal sealed unsafe partial class CpuBackend<T>
         }
     }
 
-    /// <summary>c[r, 0..NR) = sum over (ci, kt, kf) of pa[k][r] * src[ci][kt][kf + 0..NR), for r in 0..4.</summary>
+    /// <summary>
+    /// c[r, 0..NR) = bias[r] + sum over (ci, kt, kf) of pa[k][r] * src[ci][kt][kf + 0..NR), for r in 0..4
+    /// (the bias seeds the accumulators, so adding it costs nothing).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void DirectKernel(T* src, long channelStride, int wp, int cs, int kt, int kf, T* pa, T* c, long ldc)
+    static void DirectKernel(T* src, long channelStride, int wp, int cs, int kt, int kf, T* pa, T* bias, T* c, long ldc)
     {
         int L = Vector256<T>.Count;
-        var c00 = Vector256<T>.Zero; var c01 = c00; var c02 = c00;
-        var c10 = c00; var c11 = c00; var c12 = c00;
-        var c20 = c00; var c21 = c00; var c22 = c00;
-        var c30 = c00; var c31 = c00; var c32 = c00;
+        var c00 = bias != null ? Vector256.Create(bias[0]) : Vector256<T>.Zero; var c01 = c00; var c02 = c00;
+        var c10 = bias != null ? Vector256.Create(bias[1]) : Vector256<T>.Zero; var c11 = c10; var c12 = c10;
+        var c20 = bias != null ? Vector256.Create(bias[2]) : Vector256<T>.Zero; var c21 = c20; var c22 = c20;
+        var c30 = bias != null ? Vector256.Create(bias[3]) : Vector256<T>.Zero; var c31 = c30; var c32 = c30;
         for (int ci = 0; ci < cs; ci++)
         {
             T* rowC = src + ci * channelStride;
@@ -218,10 +226,11 @@ internal sealed unsafe partial class CpuBackend<T>
 
     // ---- forward and backward data ---------------------------------------------------------------------------------
 
-    protected override void ConvForwardCore(in ConvDesc desc, TensorView x, TensorView w, TensorView y, ReadOnlySpan<int> lengths, TensorView workspace)
+    protected override void ConvForwardCore(in ConvDesc desc, TensorView x, TensorView w, TensorView bias, TensorView y,
+        ReadOnlySpan<int> lengths, TensorView workspace)
     {
         var g = new ConvGeometry(desc);
-        CheckWorkspace(workspace, g.PackedWeights + Workers * g.PerWorker, "conv forward");
+        CheckWorkspace(workspace, g.Packed + Workers * g.PerWorker, "conv forward");
         T* packed = Ptr(workspace);
         // packed[cb][k][r] = W[cb*4 + r, k], k = (ci, kt, kf): the micro-kernel's walking order
         T* wp = Ptr(w);
@@ -230,14 +239,20 @@ internal sealed unsafe partial class CpuBackend<T>
         for (int k = 0; k < g.K; k++)
         for (int r = 0; r < mr; r++)
             packed[((long)cb * g.K) + k * mr + r] = cb + r < g.Cout ? wp[(long)(cb + r) * g.K + k] : T.Zero;
-        RunDirect(Ptr(x), g.Cin, Ptr(y), g.Cout, x.Shape.D2, g, packed, g.PadT, g.PadF, g.RowsFwd, packed + g.PackedWeights, lengths);
-        MaskCore(y, lengths);
+        T* packedBias = null;
+        if (!bias.IsEmpty)
+        {
+            packedBias = packed + g.PackedWeights; // [CoutPad], zeros past Cout
+            new Span<T>(packedBias, g.CoutPad).Clear();
+            new Span<T>(Ptr(bias), g.Cout).CopyTo(new Span<T>(packedBias, g.Cout));
+        }
+        RunDirect(Ptr(x), g.Cin, Ptr(y), g.Cout, x.Shape.D2, g, packed, packedBias, g.PadT, g.PadF, g.RowsFwd, packed + g.Packed, lengths);
     }
 
     protected override void ConvBackwardDataCore(in ConvDesc desc, TensorView dy, TensorView w, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace)
     {
         var g = new ConvGeometry(desc);
-        CheckWorkspace(workspace, g.PackedWeights + Workers * g.PerWorker, "conv backward data");
+        CheckWorkspace(workspace, g.Packed + Workers * g.PerWorker, "conv backward data");
         T* packed = Ptr(workspace);
         // W'[ci, co, kt', kf'] = W[co, ci, KT-1-kt', KF-1-kf'], packed in blocks of 4 input channels
         T* wp = Ptr(w);
@@ -256,9 +271,8 @@ internal sealed unsafe partial class CpuBackend<T>
                     : T.Zero;
             }
         }
-        RunDirect(Ptr(dy), g.Cout, Ptr(dx), g.Cin, dy.Shape.D2, g, packed, kt - 1 - g.PadT, kf - 1 - g.PadF, g.RowsBwd,
-            packed + g.PackedWeights, lengths);
-        MaskCore(dx, lengths);
+        RunDirect(Ptr(dy), g.Cout, Ptr(dx), g.Cin, dy.Shape.D2, g, packed, null, kt - 1 - g.PadT, kf - 1 - g.PadF, g.RowsBwd,
+            packed + g.Packed, lengths);
     }
 
     // ---- backward filter -------------------------------------------------------------------------------------------
@@ -275,10 +289,10 @@ internal sealed unsafe partial class CpuBackend<T>
         var g = new ConvGeometry(desc);
         int items = PrefixItems(lengths, g.ChunkRows);
         long partialSize = (long)g.Cout * g.K;
-        CheckWorkspace(workspace, g.PackedWeights + Workers * g.PerWorker + items * partialSize, "conv backward filter");
+        CheckWorkspace(workspace, g.Packed + Workers * g.PerWorker + items * partialSize, "conv backward filter");
         _fG = g;
         _fX = Ptr(x); _fDy = Ptr(dy); _fT = x.Shape.D2; _fBatch = lengths.Length;
-        _fWork = Ptr(workspace) + g.PackedWeights;
+        _fWork = Ptr(workspace) + g.Packed;
         _fPartials = _fWork + Workers * g.PerWorker;
         Park(lengths);
         _filterBody ??= FilterItem;

@@ -4,21 +4,21 @@ using Ser.Engine.Tensors;
 
 namespace Ser.Engine.Backends.Cpu;
 
-// Bias, ReLU, mask, dropout over maps [B, C, T, F] (valid frames t < lengths[b] only) or flat tensors.
+// Bias gradient, ReLU, mask, dropout over maps [B, C, T, F] (valid frames t < lengths[b] only) or flat tensors.
 // Parallel over (b, c) planes; each plane's valid part is the contiguous prefix lengths[b] * F.
 internal sealed unsafe partial class CpuBackend<T>
 {
-    enum PlaneOp { Bias, Relu, ReluBackward, Mask, BiasBackward }
+    enum PlaneOp { Relu, ReluBackward, Mask, BiasBackward }
 
     PlaneOp _pOp;
-    T* _pX, _pY, _pBias;
+    T* _pX, _pY; // the planes, and a second operand (dy for ReLU backward, [B, C] partials for the bias gradient)
     int _pC, _pT, _pF;
     Action<int, int>? _planeBody;
 
-    void RunPlanes(PlaneOp op, TensorView x, T* y, T* bias, ReadOnlySpan<int> lengths)
+    void RunPlanes(PlaneOp op, TensorView x, T* y, ReadOnlySpan<int> lengths)
     {
         var s = x.Shape;
-        _pOp = op; _pX = Ptr(x); _pY = y; _pBias = bias;
+        _pOp = op; _pX = Ptr(x); _pY = y;
         _pC = s.D1; _pT = s.D2; _pF = s.D3;
         Park(lengths);
         _planeBody ??= PlaneItem;
@@ -33,14 +33,6 @@ internal sealed unsafe partial class CpuBackend<T>
         T* x = _pX + item * plane;
         switch (_pOp)
         {
-            case PlaneOp.Bias:
-            {
-                var v = Vector256.Create(_pBias[c]);
-                int L = Vector256<T>.Count, i = 0;
-                for (; i + L <= valid; i += L) Vector256.Store(Vector256.Load(x + i) + v, x + i);
-                for (; i < valid; i++) x[i] += _pBias[c];
-                break;
-            }
             case PlaneOp.Relu:
                 ReluSpan(x, valid);
                 break;
@@ -76,15 +68,12 @@ internal sealed unsafe partial class CpuBackend<T>
         for (; i < n; i++) if (!(y[i] > T.Zero)) dy[i] = T.Zero;
     }
 
-    protected override void BiasForwardCore(TensorView y, TensorView bias, ReadOnlySpan<int> lengths) =>
-        RunPlanes(PlaneOp.Bias, y, null, Ptr(bias), lengths);
-
     protected override void BiasBackwardCore(TensorView dy, TensorView dbias, ReadOnlySpan<int> lengths, TensorView workspace)
     {
         int batch = dy.Shape.D0, channels = dy.Shape.D1;
         if (workspace.Elements < (long)batch * channels) throw new ArgumentException("bias backward: workspace too small");
         T* partial = Ptr(workspace); // [B, C]
-        RunPlanes(PlaneOp.BiasBackward, dy, partial, null, lengths);
+        RunPlanes(PlaneOp.BiasBackward, dy, partial, lengths);
         T* db = Ptr(dbias);
         for (int c = 0; c < channels; c++)
         {
@@ -96,24 +85,18 @@ internal sealed unsafe partial class CpuBackend<T>
 
     protected override void ReluForwardCore(TensorView x, ReadOnlySpan<int> lengths)
     {
-        if (x.Shape.Rank == 4) RunPlanes(PlaneOp.Relu, x, null, null, lengths);
+        if (x.Shape.Rank == 4) RunPlanes(PlaneOp.Relu, x, null, lengths);
         else ReluSpan(Ptr(x), checked((int)x.Elements));
     }
 
     protected override void ReluBackwardCore(TensorView y, TensorView dy, ReadOnlySpan<int> lengths)
     {
-        // Planes are addressed through x = y; the gradient is the second pointer.
-        if (y.Shape.Rank == 4) RunPlanesReluBackward(y, dy, lengths);
+        // planes are addressed through y; dy is the second operand
+        if (y.Shape.Rank == 4) RunPlanes(PlaneOp.ReluBackward, y, Ptr(dy), lengths);
         else ReluBackwardSpan(Ptr(y), Ptr(dy), checked((int)y.Elements));
     }
 
-    void RunPlanesReluBackward(TensorView y, TensorView dy, ReadOnlySpan<int> lengths)
-    {
-        // PlaneItem applies ReluBackwardSpan(x = y plane, _pY = dy plane).
-        RunPlanes(PlaneOp.ReluBackward, y, Ptr(dy), null, lengths);
-    }
-
-    protected override void MaskCore(TensorView x, ReadOnlySpan<int> lengths) => RunPlanes(PlaneOp.Mask, x, null, null, lengths);
+    protected override void MaskCore(TensorView x, ReadOnlySpan<int> lengths) => RunPlanes(PlaneOp.Mask, x, null, lengths);
 
     // ---- dropout ---------------------------------------------------------------------------------------------------
 

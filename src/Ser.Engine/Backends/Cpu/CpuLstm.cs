@@ -12,22 +12,23 @@ namespace Ser.Engine.Backends.Cpu;
 // The recurrences run per (sample, direction) in parallel. Forward direction: t = 0..V_b-1, output h[V_b-1];
 // backward direction: t = V_b-1..0 (from the sample's own last step), output h[0].
 // Reserve (saved for backward), per direction: gates [N, 4H] after activation, cell [N, H], hidden [N, H].
-// Workspace: Xp [N, I], dG [2, N, 4H], Hprev [N, H], per-worker vectors [workers, 4H].
+// Workspace: Xp [N, I], dG [2, N, 4H], Hprev [N, H], per-worker vectors [workers, 4H], W_hh^T [2, H, 4H].
 internal sealed unsafe partial class CpuBackend<T>
 {
     int[] _rowStart = new int[65];
 
-    protected override long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames) =>
-        2L * maxBatch * maxFrames * 6 * desc.Hidden;
+    // Packed rows: N = sum of valid lengths <= maxRows, whatever B and T are.
+    protected override long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) => 2L * maxRows * 6 * desc.Hidden;
 
-    protected override long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames)
+    protected override long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows)
     {
-        long n = (long)maxBatch * maxFrames;
-        return n * desc.InputSize + 2 * n * desc.Gates + n * desc.Hidden + (long)Workers * 4 * desc.Hidden;
+        long n = maxRows;
+        return n * desc.InputSize + 2 * n * desc.Gates + n * desc.Hidden + (long)Workers * 4 * desc.Hidden +
+               2L * desc.Hidden * desc.Gates;
     }
 
     // where the current call's buffers are (set before each parallel phase)
-    T* _lSeq, _lXp, _lOut, _lReserve, _lDg, _lHprev, _lScratch, _lDout;
+    T* _lSeq, _lXp, _lOut, _lReserve, _lDg, _lHprev, _lScratch, _lDout, _lWhhT;
     T* _lWhh0, _lWhh1, _lB0, _lB1;
     int _lT, _lI, _lH, _lN, _lBatch;
     bool _lUnpack;
@@ -53,7 +54,7 @@ internal sealed unsafe partial class CpuBackend<T>
         _lN = PlanRows(lengths);
         _lBatch = batch; _lT = frames; _lI = desc.InputSize; _lH = desc.Hidden;
         long needReserve = 2L * _lN * 6 * _lH;
-        long needWork = (long)_lN * _lI + 2L * _lN * desc.Gates + (long)_lN * _lH + (long)Workers * 4 * _lH;
+        long needWork = (long)_lN * _lI + 2L * _lN * desc.Gates + (long)_lN * _lH + (long)Workers * 4 * _lH + 2L * _lH * desc.Gates;
         CheckWorkspace(reserve, needReserve, "lstm reserve");
         CheckWorkspace(workspace, needWork, "lstm workspace");
         _lSeq = Ptr(sequence); _lReserve = Ptr(reserve);
@@ -61,6 +62,7 @@ internal sealed unsafe partial class CpuBackend<T>
         _lDg = _lXp + (long)_lN * _lI;
         _lHprev = _lDg + 2L * _lN * desc.Gates;
         _lScratch = _lHprev + (long)_lN * _lH;
+        _lWhhT = _lScratch + (long)Workers * 4 * _lH;
         _lWhh0 = Ptr(w.FwHh); _lWhh1 = Ptr(w.BwHh); _lB0 = Ptr(w.FwBias); _lB1 = Ptr(w.BwBias);
         Park(lengths);
     }
@@ -75,6 +77,13 @@ internal sealed unsafe partial class CpuBackend<T>
         _pool.Run(_packBody, _lBatch);
         for (int d = 0; d < 2; d++)
             ParallelGemm(false, true, _lN, desc.Gates, _lI, _lXp, _lI, Ptr(weights.Ih(d)), _lI, Gates(d), desc.Gates, accumulate: false);
+        // W_hh^T [H, 4H] per direction, so each step's W_hh h is a register-blocked combination of rows
+        for (int d = 0; d < 2; d++)
+        {
+            T* w = Ptr(weights.Hh(d)), wt = _lWhhT + (long)d * _lH * desc.Gates;
+            for (int r = 0; r < desc.Gates; r++)
+            for (int j = 0; j < _lH; j++) wt[(long)j * desc.Gates + r] = w[(long)r * _lH + j];
+        }
         _recurrenceBody ??= RecurrenceItem;
         _pool.Run(_recurrenceBody, 2 * _lBatch);
     }
@@ -96,7 +105,7 @@ internal sealed unsafe partial class CpuBackend<T>
     void RecurrenceItem(int item, int worker)
     {
         int b = item >> 1, d = item & 1, h = _lH, g4 = 4 * h, valid = _len[b];
-        T* whh = d == 0 ? _lWhh0 : _lWhh1;
+        T* whhT = _lWhhT + (long)d * h * g4;
         T* bias = d == 0 ? _lB0 : _lB1;
         T* gates = Gates(d), cells = Cells(d), hidden = Hidden(d);
         T* hPrev = null, cPrev = null;
@@ -106,8 +115,7 @@ internal sealed unsafe partial class CpuBackend<T>
             long row = _rowStart[b] + t;
             T* g = gates + row * g4;
             Simd<T>.Add(bias, g, g4);
-            if (hPrev != null)
-                for (int r = 0; r < g4; r++) g[r] += Simd<T>.Dot(whh + (long)r * h, hPrev, h);
+            if (hPrev != null) Simd<T>.AccumulateRows(whhT, hPrev, g, h, g4); // g += W_hh h
             var gs = new Span<T>(g, g4);
             TensorPrimitives.Sigmoid(gs[..(2 * h)], gs[..(2 * h)]);           // i, f
             TensorPrimitives.Tanh(gs.Slice(2 * h, h), gs.Slice(2 * h, h));     // g
@@ -213,7 +221,7 @@ internal sealed unsafe partial class CpuBackend<T>
             if (s == 0) break;
             // dh for the previous step = W_hh^T dg
             new Span<T>(dh, h).Clear();
-            for (int r = 0; r < g4; r++) Simd<T>.Axpy(dg[r], whh + (long)r * h, dh, h);
+            Simd<T>.AccumulateRows(whh, dg, dh, g4, h);
         }
     }
 }

@@ -62,13 +62,41 @@ internal static unsafe class Simd<T> where T : unmanaged, IBinaryFloatingPointIe
         return s;
     }
 
-    /// <summary>y[i] += alpha * x[i].</summary>
-    public static void Axpy(T alpha, T* x, T* y, int n)
+    /// <summary>
+    /// y[0..m) += sum_j x[j] * a[j, 0..m) for a [n, m] row-major: a register-blocked row-combination (4 vectors of y held
+    /// across the whole j loop), used for the LSTM recurrence in both directions. Fixed order: deterministic.
+    /// </summary>
+    public static void AccumulateRows(T* a, T* x, T* y, int n, int m)
     {
         int L = Lanes, i = 0;
-        var va = Vector256.Create(alpha);
-        for (; i + L <= n; i += L) Vector256.Store(MulAdd(va, Vector256.Load(x + i), Vector256.Load(y + i)), y + i);
-        for (; i < n; i++) y[i] += alpha * x[i];
+        for (; i + 4 * L <= m; i += 4 * L)
+        {
+            var y0 = Vector256.Load(y + i); var y1 = Vector256.Load(y + i + L);
+            var y2 = Vector256.Load(y + i + 2 * L); var y3 = Vector256.Load(y + i + 3 * L);
+            T* row = a + i;
+            for (int j = 0; j < n; j++, row += m)
+            {
+                var s = Vector256.Create(x[j]);
+                y0 = MulAdd(s, Vector256.Load(row), y0);
+                y1 = MulAdd(s, Vector256.Load(row + L), y1);
+                y2 = MulAdd(s, Vector256.Load(row + 2 * L), y2);
+                y3 = MulAdd(s, Vector256.Load(row + 3 * L), y3);
+            }
+            Vector256.Store(y0, y + i); Vector256.Store(y1, y + i + L);
+            Vector256.Store(y2, y + i + 2 * L); Vector256.Store(y3, y + i + 3 * L);
+        }
+        for (; i + L <= m; i += L)
+        {
+            var y0 = Vector256.Load(y + i);
+            for (int j = 0; j < n; j++) y0 = MulAdd(Vector256.Create(x[j]), Vector256.Load(a + (long)j * m + i), y0);
+            Vector256.Store(y0, y + i);
+        }
+        for (; i < m; i++)
+        {
+            T s = y[i];
+            for (int j = 0; j < n; j++) s += x[j] * a[(long)j * m + i];
+            y[i] = s;
+        }
     }
 
     /// <summary>y[i] += x[i].</summary>
