@@ -9,7 +9,8 @@ namespace Ser.Reference;
 ///   check  loads TorchSharp (patching its library copy when the system libstdc++ is too old, see
 ///          <see cref="TorchSharpLoader"/>) and runs the tiny reference model once;
 ///   bench  engine vs TorchSharp reference on the same batches and weights (<see cref="BenchCommand"/>);
-///   join   merges benchmark files and compares two implementations (<see cref="JoinCommand"/>).
+///   join   merges benchmark files and compares two implementations (<see cref="JoinCommand"/>);
+///   probe  writes an engine checkpoint and a batch with the engine's logits, for the PyTorch script's check.
 /// Bad input is a one-line "Ser.Reference: error: ..." and exit 1.
 /// </summary>
 internal static class Program
@@ -17,10 +18,11 @@ internal static class Program
     public static int Main(string[] args)
     {
         using var parser = new Parser(s => { s.HelpWriter = Console.Error; s.CaseInsensitiveEnumValues = true; });
-        return parser.ParseArguments<CheckCommand, BenchCommand, JoinCommand>(args).MapResult(
+        return parser.ParseArguments<CheckCommand, BenchCommand, JoinCommand, ProbeCommand>(args).MapResult(
             (CheckCommand c) => Guarded(c.Run),
             (BenchCommand c) => Guarded(c.Run),
             (JoinCommand c) => Guarded(c.Run),
+            (ProbeCommand c) => Guarded(c.Run),
             errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError or ErrorType.VersionRequestedError) ? 0 : 2);
     }
 
