@@ -104,6 +104,18 @@ internal sealed class ProfileCommand : ICommand
         return batch;
     }
 
+    static double? LoadAverage()
+    {
+        try
+        {
+            return double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
 
     static void WriteTable(StepProfile profile, string title, Batch batch)
@@ -136,6 +148,7 @@ internal sealed class ProfileCommand : ICommand
             ["cores"] = Environment.ProcessorCount,
             ["os"] = RuntimeInformation.OSDescription,
             ["runtime"] = RuntimeInformation.FrameworkDescription,
+            ["load_average_1min"] = LoadAverage(), // a busy machine slows every layer
         },
         ["device"] = ex.Device,
         ["threads"] = ex.Threads,

@@ -35,7 +35,6 @@ internal static class ProfilePlot
         plot.Axes.Left.SetTicks(Enumerable.Range(0, n).Select(i => (double)(n - 1 - i)).ToArray(), layers.Select(l => l.Layer).ToArray());
         plot.Axes.SetLimitsX(0, longest * 1.45); // room for the labels right of the longest bar
         plot.Axes.SetLimitsY(-0.7, n - 0.3);
-        plot.Axes.Margins(left: 0);
         plot.XLabel("median time per training step (ms): forward + backward (adam: update); label = share of the step, achieved rate");
         plot.Title(title);
         plot.Legend.ManualItems.Add(new LegendItem { LabelText = "forward", FillColor = forwardColor });
