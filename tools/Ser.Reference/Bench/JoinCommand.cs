@@ -16,10 +16,10 @@ internal sealed class JoinCommand
     [Value(0, Min = 1, MetaName = "files", HelpText = "Benchmark JSON files (schema ser-bench/1).")]
     public IEnumerable<string> Files { get; set; } = [];
 
-    [Option('a', "a", Required = true, HelpText = "Implementation A (numerator of the time ratio), e.g. engine-cuda.")]
+    [Option('a', "impl-a", Required = true, HelpText = "Implementation A (numerator of the time ratio), e.g. engine-cuda.")]
     public string A { get; set; } = "";
 
-    [Option('b', "b", Required = true, HelpText = "Implementation B, e.g. pytorch-cuda.")]
+    [Option('b', "impl-b", Required = true, HelpText = "Implementation B, e.g. pytorch-cuda.")]
     public string B { get; set; } = "";
 
     [Option("out", Required = true, HelpText = "Output path without extension (writes .json and .md).")]
@@ -28,6 +28,9 @@ internal sealed class JoinCommand
     public int Run()
     {
         var docs = Files.Select(BenchReport.Load).ToList();
+        foreach (var name in new[] { A, B })
+            if (docs.Count(d => d["implementations"]?.AsObject().ContainsKey(name) == true) > 1)
+                throw new SerException($"implementation '{name}' appears in more than one file; join one run of each");
         var measurements = docs.SelectMany(d => d["measurements"]!.AsArray().Select(m => BenchReport.Measurement.FromJson(m!))).ToList();
         var comparisons = BenchReport.Compare(measurements, A, B);
         if (comparisons.Count == 0)
