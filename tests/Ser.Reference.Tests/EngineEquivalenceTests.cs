@@ -39,16 +39,26 @@ public class EngineEquivalenceTests(ITestOutputHelper output)
     /// <summary>The engine's small preset at the front end's 400 bins (I = 12 x 50).</summary>
     internal static readonly ModelConfig Small400 = ModelConfig.Small;
 
-    public static TheoryData<string, int, int[]> Cases => new()
+    // name, seed, lengths (first = T; unsorted; 1 and odd lengths; 17 -> 9 -> 5 -> 3, 2 -> 1 -> 1 -> 1)
+    static readonly (string Config, int Seed, int[] Lengths)[] CaseList =
+    [
+        ("tiny", 1, [17, 1, 9, 4, 12]),
+        ("tiny", 2, [11, 2, 11, 7]),
+        ("tiny", 3, [25, 13, 1, 1, 6, 19]),
+        ("small400", 4, [23, 1, 9, 14]),
+        ("small400", 5, [15, 15, 3]),
+        ("paper", 6, [13, 1, 6]),
+    ];
+
+    public static TheoryData<string, int, int[]> Cases
     {
-        // name, seed, lengths (first = T; unsorted; 1 and odd lengths; 17 -> 9 -> 5 -> 3, 2 -> 1 -> 1 -> 1)
-        { "tiny", 1, [17, 1, 9, 4, 12] },
-        { "tiny", 2, [11, 2, 11, 7] },
-        { "tiny", 3, [25, 13, 1, 1, 6, 19] },
-        { "small400", 4, [23, 1, 9, 14] },
-        { "small400", 5, [15, 15, 3] },
-        { "paper", 6, [13, 1, 6] },
-    };
+        get
+        {
+            var data = new TheoryData<string, int, int[]>();
+            foreach (var (config, seed, lengths) in CaseList) data.Add(config, seed, lengths);
+            return data;
+        }
+    }
 
     static ModelConfig Config(string name) => name switch
     {
@@ -60,13 +70,25 @@ public class EngineEquivalenceTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Engine_matches_reference_logits_loss_and_every_gradient(string configName, int seed, int[] lengths)
+    public void Engine_matches_reference_logits_loss_and_every_gradient(string configName, int seed, int[] lengths) =>
+        Check("cpu", configName, seed, lengths);
+
+    /// <summary>The same cases on the CUDA backend (same tolerances: float32 without TF32); skipped where there is none.</summary>
+    [Fact]
+    public void Engine_on_cuda_matches_reference_logits_loss_and_every_gradient()
+    {
+        string? why = EngineSupport.Unavailable("cuda");
+        Assert.SkipUnless(why is null, $"no CUDA engine here: {why}");
+        foreach (var (config, seed, lengths) in CaseList) Check("cuda", config, seed, lengths);
+    }
+
+    void Check(string device, string configName, int seed, int[] lengths)
     {
         var config = Config(configName);
         var batch = EngineSupport.RaggedBatch(config.Bins, config.Classes, lengths, seed);
         float[] classCounts = Enumerable.Range(0, config.Classes).Select(k => (float)(1 + (seed + 3 * k) % 7)).ToArray();
 
-        using var engine = EngineSupport.CreateEngine(config, batch, (ulong)seed);
+        using var engine = EngineSupport.CreateEngine(config, batch, (ulong)seed, device: device);
         var engineLogits = new float[batch.Count * config.Classes];
         double engineLoss = engine.ComputeGradients(batch, classCounts, engineLogits);
 
@@ -81,7 +103,7 @@ public class EngineEquivalenceTests(ITestOutputHelper output)
         foreach (var name in engine.ParameterNames)
             gradientClose.Check($"d{name}", engine.GetGradient(name), expected.Gradients[name], scaleByTensor: true);
 
-        output.WriteLine($"{configName} seed {seed} lengths [{string.Join(",", lengths)}]: loss {engineLoss:R} vs {expected.Loss:R}");
+        output.WriteLine($"{device} {configName} seed {seed} lengths [{string.Join(",", lengths)}]: loss {engineLoss:R} vs {expected.Loss:R}");
         output.WriteLine($"  logits+loss: {close}");
         output.WriteLine($"  gradients:   {gradientClose}");
     }

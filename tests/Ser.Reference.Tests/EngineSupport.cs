@@ -32,11 +32,28 @@ internal static class EngineSupport
     public static Dictionary<string, HostTensor> WeightsOf(Executor executor) =>
         executor.ParameterNames.ToDictionary(n => n, n => new HostTensor(executor.ParameterShape(n), executor.GetParameter(n)));
 
-    public static Executor CreateEngine(ModelConfig config, Batch batch, ulong seed, bool training = true)
+    public static Executor CreateEngine(ModelConfig config, Batch batch, ulong seed, bool training = true, string device = "cpu")
     {
-        var ex = Executor.Create(config, new ExecutorOptions { MaxBatch = batch.Count, MaxFrames = batch.Frames, Threads = 2, Training = training });
+        var ex = Executor.Create(config, new ExecutorOptions
+        {
+            MaxBatch = batch.Count, MaxFrames = batch.Frames, Threads = 2, Training = training, Device = device,
+        });
         ex.InitializeParameters(seed);
         return ex;
+    }
+
+    /// <summary>Whether this build and machine can run the engine on <paramref name="device"/> (null) or why not.</summary>
+    public static string? Unavailable(string device)
+    {
+        try
+        {
+            using var ex = Executor.Create(EngineEquivalenceTests.Tiny, new ExecutorOptions { MaxBatch = 1, MaxFrames = 1, Device = device });
+            return null;
+        }
+        catch (Ser.Engine.SerException e)
+        {
+            return e.Message;
+        }
     }
 }
 
