@@ -13,27 +13,10 @@ public sealed class CorpusCommandTests : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    static (int Code, string Out, string Err) RunMain(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o);
-        Console.SetError(e);
-        try
-        {
-            return (Program.Main(args), o.ToString(), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
-
     [Fact]
     public void Stats_prints_tables_for_the_default_synthetic_corpus()
     {
-        var (code, output, err) = RunMain("corpus", "stats");
+        var (code, output, err) = Cli.Run("corpus", "stats");
         Assert.True(code == 0, err);
         Assert.Contains("600 utterances", output);
         Assert.Contains("per class", output);
@@ -46,7 +29,7 @@ public sealed class CorpusCommandTests : IDisposable
     [Fact]
     public void Stats_json_is_machine_readable()
     {
-        var (code, output, err) = RunMain("corpus", "stats", "--corpus", "synthetic:utterances=50,seed=2", "--json");
+        var (code, output, err) = Cli.Run("corpus", "stats", "--corpus", "synthetic:utterances=50,seed=2", "--json");
         Assert.True(code == 0, err);
         using var doc = JsonDocument.Parse(output);
         var root = doc.RootElement;
@@ -66,15 +49,15 @@ public sealed class CorpusCommandTests : IDisposable
     public void Synth_writes_a_corpus_that_loads_back_as_a_manifest()
     {
         string outDir = Path.Combine(_dir, "synth");
-        var (code, output, err) = RunMain("corpus", "synth", "--out", outDir, "--utterances", "12", "--seed", "3");
+        var (code, output, err) = Cli.Run("corpus", "synth", "--out", outDir, "--utterances", "12", "--seed", "3");
         Assert.True(code == 0, err);
         Assert.Contains("wrote 12 utterances", output);
         Assert.Equal(12, Directory.GetFiles(outDir, "*.wav").Length);
 
-        (code, output, err) = RunMain("corpus", "stats", "--corpus", $"manifest:{Path.Combine(outDir, "manifest.csv")}", "--json");
+        (code, output, err) = Cli.Run("corpus", "stats", "--corpus", $"manifest:{Path.Combine(outDir, "manifest.csv")}", "--json");
         Assert.True(code == 0, err);
         using var back = JsonDocument.Parse(output);
-        (_, string original, _) = RunMain("corpus", "stats", "--corpus", "synthetic:utterances=12,seed=3", "--json");
+        (_, string original, _) = Cli.Run("corpus", "stats", "--corpus", "synthetic:utterances=12,seed=3", "--json");
         using var orig = JsonDocument.Parse(original);
         foreach (string part in new[] { "perClass", "perSpeaker", "perSession" })
             Assert.Equal(Strip(orig.RootElement.GetProperty(part)), Strip(back.RootElement.GetProperty(part)));
@@ -93,7 +76,7 @@ public sealed class CorpusCommandTests : IDisposable
     [InlineData(new[] { "corpus", "stats", "--corpus", "bogus:x" }, "unknown kind 'bogus'")]
     public void Bad_input_is_a_one_line_error(string[] args, string expected)
     {
-        var (code, _, err) = RunMain(args);
+        var (code, _, err) = Cli.Run(args);
         Assert.Equal(1, code);
         Assert.StartsWith("sertool: error:", err);
         Assert.Contains(expected, err);

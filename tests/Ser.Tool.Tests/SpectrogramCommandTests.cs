@@ -2,9 +2,6 @@ using Ser.Engine.Audio;
 
 namespace Ser.Tool.Tests;
 
-[CollectionDefinition(nameof(ConsoleCapture), DisableParallelization = true)]
-public sealed class ConsoleCapture;
-
 /// <summary>Runs `sertool spectrogram` through Program.Main, as a user would (stderr captured, so no parallel tests).</summary>
 [Collection(nameof(ConsoleCapture))]
 public sealed class SpectrogramCommandTests : IDisposable
@@ -14,23 +11,6 @@ public sealed class SpectrogramCommandTests : IDisposable
     public void Dispose()
     {
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
-
-    static (int Code, string Out, string Err) RunMain(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o);
-        Console.SetError(e);
-        try
-        {
-            return (Program.Main(args), o.ToString(), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
     }
 
     [Fact]
@@ -45,7 +25,7 @@ public sealed class SpectrogramCommandTests : IDisposable
         WavWriter.WriteMono16(wav, x, 22050);
         string png = Path.Combine(_dir, "tones.png");
 
-        var (code, output, err) = RunMain("spectrogram", wav, "--out", png, "--width", "800", "--height", "400");
+        var (code, output, err) = Cli.Run("spectrogram", wav, "--out", png, "--width", "800", "--height", "400");
 
         Assert.True(code == 0, err);
         var bytes = File.ReadAllBytes(png);
@@ -62,7 +42,7 @@ public sealed class SpectrogramCommandTests : IDisposable
         File.WriteAllBytes(wav, "RIFF\x10\0\0\0WAVEfmt "u8.ToArray());
         string png = Path.Combine(_dir, "broken.png");
 
-        var (code, _, err) = RunMain("spectrogram", wav, "--out", png);
+        var (code, _, err) = Cli.Run("spectrogram", wav, "--out", png);
 
         Assert.Equal(1, code);
         var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -76,7 +56,7 @@ public sealed class SpectrogramCommandTests : IDisposable
     [Fact]
     public void A_missing_wav_is_exit_code_1()
     {
-        var (code, _, err) = RunMain("spectrogram", Path.Combine(_dir, "absent.wav"));
+        var (code, _, err) = Cli.Run("spectrogram", Path.Combine(_dir, "absent.wav"));
         Assert.Equal(1, code);
         Assert.StartsWith("sertool: error: ", err);
         Assert.Contains("absent.wav", err);

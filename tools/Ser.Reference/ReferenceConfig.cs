@@ -18,6 +18,15 @@ public sealed record ReferenceConfig(IReadOnlyList<ConvSpec> Convs, int Hidden, 
     public static ReferenceConfig Tiny(int bins = 400) =>
         new([new(2, 3, 4), new(3, 3, 3), new(4, 3, 3)], Hidden: 5, Dense: 6, Classes: 4, Bins: bins);
 
+    /// <summary>The engine's config in reference terms (same sizes; dropout kept for the record, identity in eval).</summary>
+    public static ReferenceConfig From(Engine.Models.ModelConfig config)
+    {
+        config.Validate();
+        if (config.Blocks != 3) throw new Engine.SerException($"reference: the contract has 3 conv blocks, the config has {config.Blocks}");
+        return new(config.Channels.Select((c, i) => new ConvSpec(c, config.Kernels[i][0], config.Kernels[i][1])).ToList(),
+            config.Hidden, config.Dense, config.Classes, config.Bins, config.Dropout);
+    }
+
     /// <summary>Frequency bins after the three poolings, F3 = ceil(ceil(ceil(F/2)/2)/2).</summary>
     public int PooledBins => Convs.Aggregate(Bins, (f, _) => CeilHalf(f));
 

@@ -52,10 +52,15 @@ public sealed class ReferenceCrnn : IDisposable
 
     public ReferenceConfig Config { get; }
 
-    /// <summary>Loads a contract checkpoint; the config is read off the tensor shapes (F from "feature_mean", else 400).</summary>
+    /// <summary>
+    /// Loads a contract checkpoint; the config is read off the tensor shapes (F from "feature_mean", else 400). Tensors
+    /// named "adam.*" (the engine's optimizer state, saved for resuming) are not model parameters and are skipped.
+    /// </summary>
     public static ReferenceCrnn Load(string path, bool float64 = false)
     {
         var contents = SafetensorsFile.Read(path);
+        var parameters = contents.Tensors.Where(t => !t.Key.StartsWith("adam.", StringComparison.Ordinal))
+            .ToDictionary(t => t.Key, t => t.Value, StringComparer.Ordinal);
         if (contents.Metadata.TryGetValue("format", out var format) && format != "ser-checkpoint")
             throw new SerException($"{path}: checkpoint format is '{format}', expected 'ser-checkpoint'");
         int bins = 400;
@@ -66,8 +71,8 @@ public sealed class ReferenceCrnn : IDisposable
         }
         try
         {
-            var config = ReferenceConfig.FromParameterShapes(contents.Tensors.ToDictionary(t => t.Key, t => t.Value.Shape), bins);
-            return new ReferenceCrnn(config, contents.Tensors, float64);
+            var config = ReferenceConfig.FromParameterShapes(parameters.ToDictionary(t => t.Key, t => t.Value.Shape), bins);
+            return new ReferenceCrnn(config, parameters, float64);
         }
         catch (SerException e)
         {

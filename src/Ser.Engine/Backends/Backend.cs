@@ -57,6 +57,26 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     /// <summary>Waits until queued work is done (a no-op on the CPU); the per-layer profiler calls it around layers.</summary>
     public virtual void Synchronize() { }
 
+    /// <summary>
+    /// Timing seam of the per-layer profiler (<see cref="Graph.IExecutorObserver"/>): the executor brackets each layer
+    /// with <see cref="TimerStart"/> / <see cref="TimerStop"/> and hands the result to the observer. Default: synchronise,
+    /// then read the host's high-resolution clock. A GPU backend overrides both to record events on its stream
+    /// (cudaEventRecord before/after, cudaEventElapsedTime once the stop event has completed), so a layer's time is
+    /// device time without host launch gaps. Returns an opaque start token.
+    /// </summary>
+    public virtual long TimerStart()
+    {
+        Synchronize();
+        return System.Diagnostics.Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>Elapsed time since <paramref name="start"/> (a <see cref="TimerStart"/> token) in Stopwatch ticks.</summary>
+    public virtual long TimerStop(long start)
+    {
+        Synchronize();
+        return System.Diagnostics.Stopwatch.GetTimestamp() - start;
+    }
+
     // ---- convolution: x [B, Cin, T, F], w [Cout, Cin, KT, KF], y [B, Cout, T, F] ----------------------------------
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Numerics;
 using Ser.Engine.Backends;
 using Ser.Engine.Models;
@@ -357,24 +356,21 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
     long Begin(string name, LayerPass pass)
     {
         if (Observer is null) return 0;
-        Backend.Synchronize();
         Observer.LayerStarted(name, pass);
-        return Stopwatch.GetTimestamp();
+        return Backend.TimerStart();
     }
 
     void End(Layer<T> layer, LayerPass pass, long start)
     {
         if (Observer is null) return;
-        Backend.Synchronize();
-        long ticks = Stopwatch.GetTimestamp() - start;
+        long ticks = Backend.TimerStop(start);
         Observer.LayerEnded(layer.Name, pass, ticks, layer.Flops(_ctx, pass));
     }
 
     void EndNamed(string name, LayerPass pass, long start, double flops)
     {
         if (Observer is null) return;
-        Backend.Synchronize();
-        Observer.LayerEnded(name, pass, Stopwatch.GetTimestamp() - start, flops);
+        Observer.LayerEnded(name, pass, Backend.TimerStop(start), flops);
     }
 
     static ulong Mix(ulong z)

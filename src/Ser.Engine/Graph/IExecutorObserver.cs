@@ -20,7 +20,8 @@ public interface IExecutorObserver
 
     /// <param name="layer">Layer name (conv1, relu1, mask1, pool1, ..., reshape, lstm, fc1, relu_fc1, dropout, fc2, loss, adam).</param>
     /// <param name="pass">Forward, backward or update.</param>
-    /// <param name="elapsedTicks">Stopwatch ticks (<see cref="System.Diagnostics.Stopwatch.Frequency"/> per second).</param>
+    /// <param name="elapsedTicks">Stopwatch ticks (<see cref="System.Diagnostics.Stopwatch.Frequency"/> per second), measured by
+    /// the backend (<c>Backend.TimerStart/TimerStop</c>: host clock after a sync on the CPU, events on a GPU).</param>
     /// <param name="flops">Floating-point operations the layer did for this batch (valid frames only), for GFLOP/s.</param>
     void LayerEnded(string layer, LayerPass pass, long elapsedTicks, double flops);
 }
