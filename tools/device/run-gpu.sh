@@ -60,7 +60,7 @@ note "sertool device: see device.txt ($(grep -m1 -E '^GPU|│ 0 ' "$OUT/device.t
 # 4. Our NVRTC kernel sources compile with the machine's NVRTC (a fast, explicit check before the tests use them).
 NVRTC=$(ls /usr/local/cuda/lib64/libnvrtc.so.1[0-9]* 2>/dev/null | head -n 1)
 if [ -n "$NVRTC" ] && command -v python3 >/dev/null; then
-    timeout 120 python3 tools/device/check-kernels.py "$NVRTC" >> "$OUT/tests.log" 2>&1
+    LD_LIBRARY_PATH="$(dirname "$NVRTC"):${LD_LIBRARY_PATH:-}" timeout 120 python3 tools/device/check-kernels.py "$NVRTC" >> "$OUT/tests.log" 2>&1
     note "kernel sources (check-kernels.py, $NVRTC): exit code $?"
 fi
 
