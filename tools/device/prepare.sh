@@ -13,6 +13,8 @@ CONFIG=${CONFIG:-Release}
 LIMIT_MIB=${LIMIT_MIB:-60}   # the device tool carries at most 64 MiB with the working tree
 if [ $# -gt 0 ]; then PROJECTS=("$@"); else PROJECTS=(tests/Ser.Native.Tests tests/Ser.Engine.Tests); fi
 mkdir -p "$CARRY"
+# The GPU machine gets no .git: record the commit the carried builds come from (result files cite it).
+git rev-parse HEAD > "$CARRY/commit.txt" 2>/dev/null || echo unknown > "$CARRY/commit.txt"
 
 # 1. The .NET runtime, packed once per runtime version.
 DOTNET_HOME=$(dirname "$(readlink -f "$(command -v dotnet)")")

@@ -35,6 +35,8 @@ if [ ! -x "$RT/dotnet" ] || [ "$TARBALL" -nt "$RT/dotnet" ]; then
     rm -rf "$RT" && mkdir -p "$RT" && tar -C "$RT" -xJf "$TARBALL" && touch "$RT/dotnet"
 fi
 export DOTNET_ROOT="$RT" DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
+export SER_COMMIT=$(cat "$CARRY/commit.txt" 2>/dev/null || echo unknown)
+note "commit: $SER_COMMIT"
 DOTNET="$RT/dotnet"
 note "runtime: $("$DOTNET" --list-runtimes | tr '\n' ' ')"
 
@@ -66,7 +68,7 @@ fi
 
 # 5. Every carried test project (its own xUnit runner, on the carried runtime). The GPU tests of
 #    Ser.Native.Tests (bindings) and of Ser.Engine.Tests (namespace Ser.Engine.Tests.Cuda: the CUDA backend)
-#    run here; the epoch benchmark host in that namespace skips (its variable is unset).
+#    run here.
 #    Ser.Engine.Tests runs only its GPU namespace by default (CI runs the rest); ENGINE_TESTS=all runs everything.
 status=0
 : >> "$OUT/tests.log"
@@ -93,12 +95,10 @@ if sertool device --require-gpu > /dev/null 2>&1; then
         timeout 150 "$DOTNET" "$CARRY/sertool/sertool.dll" bench --device cuda --preset paper --batch-sizes "$BATCH_SIZES" \
             --repeats 5 --paper-repeats 5 --out "$WORK/gpu-bench.json"
         echo "exit code $?"
-        echo "== GPU epoch benchmark (paper, 2,280 utterances, batch sizes $BATCH_SIZES, $EPOCHS epochs each)"
-        SER_GPU_EPOCH_BENCH="$WORK/gpu-epoch-bench.json" SER_GPU_EPOCH_BENCH_BATCHES="$BATCH_SIZES" SER_GPU_EPOCH_BENCH_EPOCHS="$EPOCHS" \
-            timeout 200 "$DOTNET" "$CARRY/tests/Ser.Engine.Tests/Ser.Engine.Tests.dll" -noColor -reporter verbose \
-            -class Ser.Engine.Tests.Cuda.CudaEpochBenchmarkRun
+        echo "== sertool bench --device cuda --epochs $EPOCHS (paper, 2,280 synthetic utterances resident on the GPU, batch sizes $BATCH_SIZES)"
+        timeout 200 "$DOTNET" "$CARRY/sertool/sertool.dll" bench --device cuda --preset paper --epochs "$EPOCHS" \
+            --batch-sizes "$BATCH_SIZES" --out "$WORK/gpu-epoch-bench.json" | tee "$WORK/gpu-epoch-bench.txt"
         echo "exit code $?"
-        cat "$WORK/gpu-epoch-bench.txt" 2>/dev/null
     } >> "$OUT/bench.txt" 2>&1
     note "benchmarks: see bench.txt"
     grep -E '^(paper|small) B=|epoch benchmark|audio-s/s' "$WORK/gpu-epoch-bench.txt" 2>/dev/null | tee -a "$OUT/summary.txt"

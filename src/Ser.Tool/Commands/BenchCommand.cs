@@ -6,7 +6,9 @@ using System.Text.Json.Nodes;
 using CommandLine;
 using Ser.Engine;
 using Ser.Engine.Data;
+using Ser.Engine.Backends.Cuda;
 using Ser.Engine.Graph;
+using Ser.Engine.IO;
 using Ser.Engine.Models;
 using Ser.Engine.Training;
 using Spectre.Console;
@@ -28,8 +30,10 @@ internal sealed class BenchCommand : ICommand
     [Option("batch-sizes", Default = "8,16,32", HelpText = "Comma-separated batch sizes.")]
     public string BatchSizes { get; set; } = "8,16,32";
 
-    [Option("out", Default = "bench/results/cpu-bench.json", HelpText = "Where to write the JSON results.")]
-    public string Out { get; set; } = "bench/results/cpu-bench.json";
+    [Option("out", HelpText = "Where to write the JSON results (default bench/results/DEVICE-bench.json, or DEVICE-epoch-bench.json with --epochs).")]
+    public string? Out { get; set; }
+
+    string OutPath => Out ?? $"bench/results/{Device.ToLowerInvariant()}-{(Epochs > 0 ? "epoch-" : "")}bench.json";
 
     [Option("device", Default = "cpu", HelpText = "Backend device: cpu (cuda when built).")]
     public string Device { get; set; } = "cpu";
@@ -49,6 +53,15 @@ internal sealed class BenchCommand : ICommand
     [Option("seed", Default = 7, HelpText = "Seed of the synthetic batch set.")]
     public int Seed { get; set; } = 7;
 
+    [Option("epochs", Default = 0, HelpText = "Epoch mode (--device cuda): train this many epochs over an IEMOCAP-sized synthetic set resident on the GPU, per batch size; report time per epoch, audio-s/s and peak GPU memory.")]
+    public int Epochs { get; set; }
+
+    [Option("utterances", Default = 2280, HelpText = "Epoch mode: utterances in the synthetic set (IEMOCAP improvised: 2,280).")]
+    public int Utterances { get; set; } = 2280;
+
+    [Option("tf32", Default = false, HelpText = "Epoch mode: allow TF32 (and FFT/Winograd convolutions) for speed.")]
+    public bool Tf32 { get; set; }
+
     [Option("layers", Default = false, HelpText = "Also print per-layer times of one training step (variable-length and padded).")]
     public bool Layers { get; set; }
 
@@ -61,6 +74,7 @@ internal sealed class BenchCommand : ICommand
             _ => throw new SerException($"--preset: expected small, paper or both, got '{Preset}'"),
         };
         var sizes = ParseSizes(BatchSizes);
+        if (Epochs > 0) return RunEpochs(presets, sizes);
         if (Repeats < 1 || PaperRepeats < 1 || Warmup < 0) throw new SerException("--repeats/--paper-repeats must be >= 1 and --warmup >= 0");
         string loadBefore = LoadAverage();
         var lengths = SyntheticLengths(Seed, sizes.Max());
@@ -95,6 +109,7 @@ internal sealed class BenchCommand : ICommand
         var doc = new JsonObject
         {
             ["tool"] = "sertool bench",
+            ["commit"] = BuildInfo.Commit(),
             ["date_utc"] = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
             ["device"] = Device,
             ["cores"] = cores,
@@ -110,8 +125,62 @@ internal sealed class BenchCommand : ICommand
             ["lengths_frames"] = new JsonArray(lengths.Select(l => (JsonNode)l).ToArray()),
             ["results"] = results,
         };
-        WriteAtomically(Out, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(Out)}[/]");
+        AtomicFile.WriteAllText(OutPath, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(OutPath)}[/]");
+        return 0;
+    }
+
+    /// <summary>
+    /// Epoch mode on the GPU, the way `train --device cuda` runs: the whole synthetic set resident as PCM, features by the
+    /// cuFFT front end per batch, queued steps and one synchronisation per epoch (<see cref="CudaEpochBenchmark"/>).
+    /// </summary>
+    int RunEpochs(string[] presets, int[] sizes)
+    {
+        if (!Device.Equals("cuda", StringComparison.OrdinalIgnoreCase))
+            throw new SerException("--epochs (epoch mode) runs on the GPU: add --device cuda");
+        if (Utterances < 1) throw new SerException($"--utterances must be >= 1, got {Utterances}");
+        var (pcm, labels) = CudaEpochBenchmark.SyntheticSet(Utterances, 4, Seed);
+        double hours = pcm.Sum(p => (double)p.Length) / 16000 / 3600;
+        AnsiConsole.MarkupLine($"[bold]sertool bench --epochs {Epochs}[/]: {Utterances} synthetic utterances ({hours:0.00} h of audio) " +
+                               $"resident on the GPU, TF32 {(Tf32 ? "on" : "off")}");
+        var results = new JsonArray();
+        var table = new Table().Border(TableBorder.Rounded)
+            .AddColumns("preset", "B", "batches", "first epoch s", "epoch s", "audio-s/s", "peak MiB", "driver used MiB");
+        var log = Console.Out;
+        foreach (var preset in presets)
+        foreach (int b in sizes)
+        {
+            try
+            {
+                var r = CudaEpochBenchmark.Run(preset, b, pcm, labels, Epochs, Seed, Tf32, log);
+                results.Add(r.ToJson());
+                table.AddRow(preset, F(b, "0"), F(r.Batches, "0"), F(r.FirstEpochSeconds, "0.00"), F(r.EpochSeconds, "0.00"),
+                    F(r.AudioSecondsPerSecond, "0"), F((r.BackendPeakBytes + r.SourceBytes) / 1048576.0, "0"), F(r.DriverUsedBytes / 1048576.0, "0"));
+            }
+            catch (GpuOutOfMemoryException e)
+            {
+                // One batch size that does not fit must not hide the others.
+                results.Add(new JsonObject { ["preset"] = preset, ["batch"] = b, ["error"] = e.Message });
+                table.AddRow(preset, F(b, "0"), Markup.Escape(e.Message), "", "", "", "", "");
+            }
+        }
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine("epoch s = median of the epochs after the first (the first also picks cuDNN algorithms and builds cuFFT plans); " +
+                               "peak = backend arenas + resident audio.");
+        var doc = new JsonObject
+        {
+            ["tool"] = "sertool bench --epochs",
+            ["commit"] = BuildInfo.Commit(),
+            ["date_utc"] = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
+            ["device"] = Device,
+            ["tf32"] = Tf32,
+            ["epochs"] = Epochs,
+            ["utterances"] = Utterances,
+            ["seed"] = Seed,
+            ["results"] = results,
+        };
+        AtomicFile.WriteAllText(OutPath, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(OutPath)}[/]");
         return 0;
     }
 
@@ -292,13 +361,4 @@ internal sealed class BenchCommand : ICommand
     }
 
     static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
-
-    static void WriteAtomically(string path, string text)
-    {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temp = full + $".{Environment.ProcessId}.tmp";
-        File.WriteAllText(temp, text);
-        File.Move(temp, full, overwrite: true);
-    }
 }
