@@ -1,0 +1,193 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+using Ser.Engine.Tensors;
+
+namespace Ser.Engine.Backends.Cpu;
+
+// Bias, ReLU, mask, dropout over maps [B, C, T, F] (valid frames t < lengths[b] only) or flat tensors.
+// Parallel over (b, c) planes; each plane's valid part is the contiguous prefix lengths[b] * F.
+internal sealed unsafe partial class CpuBackend<T>
+{
+    enum PlaneOp { Bias, Relu, ReluBackward, Mask, BiasBackward }
+
+    PlaneOp _pOp;
+    T* _pX, _pY, _pBias;
+    int _pC, _pT, _pF;
+    Action<int, int>? _planeBody;
+
+    void RunPlanes(PlaneOp op, TensorView x, T* y, T* bias, ReadOnlySpan<int> lengths)
+    {
+        var s = x.Shape;
+        _pOp = op; _pX = Ptr(x); _pY = y; _pBias = bias;
+        _pC = s.D1; _pT = s.D2; _pF = s.D3;
+        Park(lengths);
+        _planeBody ??= PlaneItem;
+        _pool.Run(_planeBody, s.D0 * s.D1);
+    }
+
+    void PlaneItem(int item, int worker)
+    {
+        int b = item / _pC, c = item % _pC;
+        long plane = (long)_pT * _pF;
+        int valid = _len[b] * _pF;
+        T* x = _pX + item * plane;
+        switch (_pOp)
+        {
+            case PlaneOp.Bias:
+            {
+                var v = Vector256.Create(_pBias[c]);
+                int L = Vector256<T>.Count, i = 0;
+                for (; i + L <= valid; i += L) Vector256.Store(Vector256.Load(x + i) + v, x + i);
+                for (; i < valid; i++) x[i] += _pBias[c];
+                break;
+            }
+            case PlaneOp.Relu:
+                ReluSpan(x, valid);
+                break;
+            case PlaneOp.ReluBackward:
+                ReluBackwardSpan(x, _pY + item * plane, valid);
+                break;
+            case PlaneOp.Mask:
+                new Span<T>(x + valid, (int)(plane - valid)).Clear();
+                break;
+            case PlaneOp.BiasBackward:
+                // per-(b, c) partial, reduced over b in order afterwards
+                _pY[item] = Simd<T>.Sum(x, valid);
+                break;
+        }
+    }
+
+    static void ReluSpan(T* x, int n)
+    {
+        int L = Vector256<T>.Count, i = 0;
+        for (; i + L <= n; i += L) Vector256.Store(Vector256.Max(Vector256.Load(x + i), Vector256<T>.Zero), x + i);
+        for (; i < n; i++) if (!(x[i] > T.Zero)) x[i] = T.Zero;
+    }
+
+    // dy *= (y > 0)
+    static void ReluBackwardSpan(T* y, T* dy, int n)
+    {
+        int L = Vector256<T>.Count, i = 0;
+        for (; i + L <= n; i += L)
+        {
+            var keep = Vector256.GreaterThan(Vector256.Load(y + i), Vector256<T>.Zero);
+            Vector256.Store(Vector256.BitwiseAnd(Vector256.Load(dy + i), keep), dy + i);
+        }
+        for (; i < n; i++) if (!(y[i] > T.Zero)) dy[i] = T.Zero;
+    }
+
+    protected override void BiasForwardCore(TensorView y, TensorView bias, ReadOnlySpan<int> lengths) =>
+        RunPlanes(PlaneOp.Bias, y, null, Ptr(bias), lengths);
+
+    protected override void BiasBackwardCore(TensorView dy, TensorView dbias, ReadOnlySpan<int> lengths, TensorView workspace)
+    {
+        int batch = dy.Shape.D0, channels = dy.Shape.D1;
+        if (workspace.Elements < (long)batch * channels) throw new ArgumentException("bias backward: workspace too small");
+        T* partial = Ptr(workspace); // [B, C]
+        RunPlanes(PlaneOp.BiasBackward, dy, partial, null, lengths);
+        T* db = Ptr(dbias);
+        for (int c = 0; c < channels; c++)
+        {
+            T s = T.Zero;
+            for (int b = 0; b < batch; b++) s += partial[b * channels + c];
+            db[c] = s;
+        }
+    }
+
+    protected override void ReluForwardCore(TensorView x, ReadOnlySpan<int> lengths)
+    {
+        if (x.Shape.Rank == 4) RunPlanes(PlaneOp.Relu, x, null, null, lengths);
+        else ReluSpan(Ptr(x), checked((int)x.Elements));
+    }
+
+    protected override void ReluBackwardCore(TensorView y, TensorView dy, ReadOnlySpan<int> lengths)
+    {
+        // Planes are addressed through x = y; the gradient is the second pointer.
+        if (y.Shape.Rank == 4) RunPlanesReluBackward(y, dy, lengths);
+        else ReluBackwardSpan(Ptr(y), Ptr(dy), checked((int)y.Elements));
+    }
+
+    void RunPlanesReluBackward(TensorView y, TensorView dy, ReadOnlySpan<int> lengths)
+    {
+        // PlaneItem applies ReluBackwardSpan(x = y plane, _pY = dy plane).
+        RunPlanes(PlaneOp.ReluBackward, y, Ptr(dy), null, lengths);
+    }
+
+    protected override void MaskCore(TensorView x, ReadOnlySpan<int> lengths) => RunPlanes(PlaneOp.Mask, x, null, null, lengths);
+
+    // ---- dropout ---------------------------------------------------------------------------------------------------
+
+    /// <summary>SplitMix64's finaliser: a counter-based hash, so the mask needs no RNG state and a GPU can reproduce it.</summary>
+    internal static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>Whether element i is kept: 24 random bits compared against p * 2^24.</summary>
+    internal static bool DropoutKeeps(ulong seed, long i, double p) =>
+        (Mix(seed + (ulong)i * 0x9E3779B97F4A7C15UL) >> 40) >= (ulong)(p * (1 << 24));
+
+    protected override void DropoutForwardCore(TensorView x, TensorView y, TensorView mask, double p, ulong seed)
+    {
+        T* xs = Ptr(x), ys = Ptr(y), ms = Ptr(mask);
+        T scale = Cast(1.0 / (1.0 - p));
+        for (long i = 0; i < x.Elements; i++)
+        {
+            T m = DropoutKeeps(seed, i, p) ? scale : T.Zero;
+            ms[i] = m;
+            ys[i] = xs[i] * m;
+        }
+    }
+
+    protected override void DropoutBackwardCore(TensorView dy, TensorView mask, TensorView dx)
+    {
+        T* d = Ptr(dy), m = Ptr(mask), o = Ptr(dx);
+        for (long i = 0; i < dy.Elements; i++) o[i] = d[i] * m[i];
+    }
+
+    // ---- reductions and scaling (gradient clipping) ----------------------------------------------------------------
+
+    const int ChunkElements = 1 << 16;
+    double[] _partials = new double[64];
+    T* _rX;
+    long _rN;
+    double _rFactor;
+    Action<int, int>? _sumSquaresBody, _scaleBody;
+
+    protected override double SumOfSquaresCore(TensorView t)
+    {
+        _rX = Ptr(t); _rN = t.Elements;
+        int chunks = (int)((_rN + ChunkElements - 1) / ChunkElements);
+        if (_partials.Length < chunks) _partials = new double[Math.Max(chunks, 2 * _partials.Length)];
+        _sumSquaresBody ??= SumSquaresItem;
+        _pool.Run(_sumSquaresBody, chunks);
+        double s = 0;
+        for (int i = 0; i < chunks; i++) s += _partials[i];
+        return s;
+    }
+
+    void SumSquaresItem(int chunk, int worker)
+    {
+        long start = (long)chunk * ChunkElements;
+        int n = (int)Math.Min(ChunkElements, _rN - start);
+        T* x = _rX + start;
+        _partials[chunk] = double.CreateTruncating(Simd<T>.Dot(x, x, n));
+    }
+
+    protected override void ScaleCore(TensorView t, double factor)
+    {
+        _rX = Ptr(t); _rN = t.Elements; _rFactor = factor;
+        _scaleBody ??= ScaleItem;
+        _pool.Run(_scaleBody, (int)((_rN + ChunkElements - 1) / ChunkElements));
+    }
+
+    void ScaleItem(int chunk, int worker)
+    {
+        long start = (long)chunk * ChunkElements;
+        int n = (int)Math.Min(ChunkElements, _rN - start);
+        var s = new Span<T>(_rX + start, n);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(s, Cast(_rFactor), s);
+    }
+}

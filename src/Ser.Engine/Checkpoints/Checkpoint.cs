@@ -1,0 +1,208 @@
+using System.Globalization;
+using System.Text.Json;
+using Ser.Engine.Features;
+using Ser.Engine.Models;
+using Ser.Engine.Training;
+
+namespace Ser.Engine.Checkpoints;
+
+/// <summary>
+/// A trained model on disk, in the model contract's safetensors layout: parameters (conv1.weight, ..., fc2.bias),
+/// optionally Adam state (adam.m.NAME, adam.v.NAME) for resuming, and "__metadata__" with format, format_version,
+/// config, labels, feature_mean, feature_std, sha256 (of the tensor bytes), optimizer_step and epoch when saved, and
+/// any training metadata. Written atomically; a corrupt, truncated or mismatched file is refused with a one-line
+/// <see cref="SerException"/> naming the file and the problem.
+/// </summary>
+public sealed class Checkpoint
+{
+    public const string FormatName = "ser-checkpoint";
+    public const int FormatVersion = 1;
+
+    static readonly HashSet<string> Reserved =
+        ["format", "format_version", "config", "labels", "feature_mean", "feature_std", "sha256", "epoch", "optimizer_step"];
+
+    readonly Dictionary<string, float[]> _tensors;
+
+    Checkpoint(string path, ModelConfig config, IReadOnlyList<string> labels, FeatureStats stats,
+        IReadOnlyDictionary<string, string> metadata, int? epoch, long optimizerStep, Dictionary<string, float[]> tensors)
+    {
+        Path = path;
+        Config = config;
+        Labels = labels;
+        Stats = stats;
+        Metadata = metadata;
+        Epoch = epoch;
+        OptimizerStep = optimizerStep;
+        _tensors = tensors;
+    }
+
+    public string Path { get; }
+    public ModelConfig Config { get; }
+    /// <summary>Class names in logit order.</summary>
+    public IReadOnlyList<string> Labels { get; }
+    /// <summary>Per-bin mean/std of the training split, for normalising features before inference.</summary>
+    public FeatureStats Stats { get; }
+    /// <summary>Training metadata (everything in __metadata__ that is not a reserved key).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+    public int? Epoch { get; }
+    public long OptimizerStep { get; }
+    public bool HasOptimizerState => _tensors.Keys.Any(k => k.StartsWith("adam.", StringComparison.Ordinal));
+
+    /// <summary>Parameter values by contract name (conv1.weight ...), row-major.</summary>
+    public IReadOnlyDictionary<string, float[]> Parameters =>
+        _tensors.Where(p => !p.Key.StartsWith("adam.", StringComparison.Ordinal)).ToDictionary(p => p.Key, p => p.Value);
+
+    /// <summary>
+    /// Saves the executor's parameters (and, with includeOptimizer, Adam moments, step and epoch) atomically.
+    /// </summary>
+    public static void Save(string path, Executor executor, IReadOnlyList<string> labels, FeatureStats stats,
+        IReadOnlyDictionary<string, string>? metadata = null, bool includeOptimizer = false, int? epoch = null)
+    {
+        var config = executor.Config;
+        if (labels.Count != config.Classes) throw new ArgumentException($"{labels.Count} labels for {config.Classes} classes", nameof(labels));
+        if (stats.Mean.Length != config.Bins || stats.Std.Length != config.Bins)
+            throw new ArgumentException($"feature stats must have {config.Bins} bins", nameof(stats));
+        if (includeOptimizer && !executor.IsTraining) throw new ArgumentException("an inference executor has no optimizer state");
+
+        var tensors = new List<SafeTensor>();
+        foreach (var name in executor.ParameterNames)
+            tensors.Add(new SafeTensor(name, executor.ParameterShape(name), executor.GetParameter(name)));
+        if (includeOptimizer)
+            for (int moment = 0; moment < 2; moment++)
+                foreach (var name in executor.ParameterNames)
+                    tensors.Add(new SafeTensor($"adam.{(moment == 0 ? "m" : "v")}.{name}", executor.ParameterShape(name),
+                        executor.GetMoment(name, moment)));
+
+        var meta = new Dictionary<string, string>();
+        if (metadata is not null)
+            foreach (var (key, value) in metadata)
+            {
+                if (Reserved.Contains(key)) throw new ArgumentException($"metadata key '{key}' is reserved", nameof(metadata));
+                meta[key] = value;
+            }
+        meta["format"] = FormatName;
+        meta["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture);
+        meta["config"] = config.ToJson();
+        meta["labels"] = JsonSerializer.Serialize(labels);
+        meta["feature_mean"] = JsonSerializer.Serialize(stats.Mean);
+        meta["feature_std"] = JsonSerializer.Serialize(stats.Std);
+        if (includeOptimizer) meta["optimizer_step"] = executor.OptimizerStep.ToString(CultureInfo.InvariantCulture);
+        if (epoch is { } e) meta["epoch"] = e.ToString(CultureInfo.InvariantCulture);
+        meta["sha256"] = SafeTensors.Sha256(tensors);
+        SafeTensors.Write(path, tensors, meta);
+    }
+
+    /// <summary>Reads and fully checks a checkpoint (format, checksum, config, labels, stats, tensor names and shapes).</summary>
+    public static Checkpoint Load(string path)
+    {
+        var (tensors, meta) = SafeTensors.Read(path);
+        SerException Bad(string problem) => new($"{path}: {problem}");
+        string Need(string key) => meta.TryGetValue(key, out var v) ? v : throw Bad($"metadata has no '{key}'");
+
+        if (!meta.TryGetValue("format", out var format) || format != FormatName)
+            throw Bad($"not a Ser checkpoint (format '{format ?? "missing"}', expected '{FormatName}')");
+        if (Need("format_version") != FormatVersion.ToString(CultureInfo.InvariantCulture))
+            throw Bad($"unsupported format_version {meta["format_version"]} (this build reads {FormatVersion})");
+        if (!meta.ContainsKey("sha256")) throw Bad("metadata has no 'sha256'");
+        var config = ModelConfig.FromJson(Need("config"), path + " (config)");
+        var labels = ParseJson<string[]>(Need("labels"), "labels", Bad);
+        if (labels.Length != config.Classes || labels.Any(string.IsNullOrWhiteSpace))
+            throw Bad($"labels {Need("labels")} do not name the config's {config.Classes} classes");
+        var mean = ParseJson<float[]>(Need("feature_mean"), "feature_mean", Bad);
+        var std = ParseJson<float[]>(Need("feature_std"), "feature_std", Bad);
+        if (mean.Length != config.Bins || std.Length != config.Bins)
+            throw Bad($"feature_mean/feature_std have {mean.Length}/{std.Length} values, the config has {config.Bins} bins");
+        if (std.Any(s => !(s > 0) || !float.IsFinite(s)) || mean.Any(m => !float.IsFinite(m)))
+            throw Bad("feature_std must be positive and finite, feature_mean finite");
+        int? epoch = meta.TryGetValue("epoch", out var ep) ? ParseInt(ep, "epoch", Bad) : null;
+        long step = meta.TryGetValue("optimizer_step", out var st) ? ParseInt(st, "optimizer_step", Bad) : 0;
+
+        var byName = new Dictionary<string, float[]>();
+        var shapes = tensors.ToDictionary(t => t.Name, t => t.Shape);
+        foreach (var t in tensors) byName[t.Name] = t.Data;
+        var expected = CrnnParameters.Of(config);
+        var allowed = new HashSet<string>();
+        bool hasAdam = tensors.Any(t => t.Name.StartsWith("adam.", StringComparison.Ordinal));
+        foreach (var (name, shape) in expected)
+        {
+            allowed.Add(name);
+            CheckShape(name, shape);
+            if (!hasAdam) continue;
+            foreach (var prefix in new[] { "adam.m.", "adam.v." })
+            {
+                allowed.Add(prefix + name);
+                CheckShape(prefix + name, shape);
+            }
+        }
+        foreach (var t in tensors)
+            if (!allowed.Contains(t.Name)) throw Bad($"unexpected tensor '{t.Name}' for config {config}");
+        foreach (var t in tensors)
+            if (t.Data.Any(v => !float.IsFinite(v))) throw Bad($"tensor '{t.Name}' holds NaN or infinity");
+
+        var metadata = meta.Where(p => !Reserved.Contains(p.Key)).ToDictionary(p => p.Key, p => p.Value);
+        return new Checkpoint(path, config, labels, new FeatureStats(mean, std), metadata, epoch, step, byName);
+
+        void CheckShape(string name, int[] shape)
+        {
+            if (!shapes.TryGetValue(name, out var actual)) throw Bad($"tensor '{name}' is missing");
+            if (!actual.AsSpan().SequenceEqual(shape))
+                throw Bad($"tensor '{name}' has shape [{string.Join(", ", actual)}], the config needs [{string.Join(", ", shape)}]");
+        }
+    }
+
+    static T ParseJson<T>(string json, string key, Func<string, SerException> bad)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<T>(json) ?? throw bad($"metadata '{key}' is empty");
+        }
+        catch (JsonException)
+        {
+            throw bad($"metadata '{key}' is not valid JSON");
+        }
+    }
+
+    static int ParseInt(string s, string key, Func<string, SerException> bad) =>
+        int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= 0 ? v : throw bad($"metadata '{key}' is not a count: '{s}'");
+
+    /// <summary>
+    /// Loads the weights (and with includeOptimizer, Adam moments and step, if saved) into an executor built for the
+    /// same config; a different config is refused.
+    /// </summary>
+    public void ApplyTo(Executor executor, bool includeOptimizer = true)
+    {
+        if (!executor.Config.Equals(Config))
+            throw new SerException($"{Path}: checkpoint model ({Config}) does not match the executor's ({executor.Config})");
+        foreach (var name in executor.ParameterNames) executor.SetParameter(name, _tensors[name]);
+        if (!includeOptimizer || !executor.IsTraining) return;
+        if (HasOptimizerState)
+        {
+            foreach (var name in executor.ParameterNames)
+            {
+                executor.SetMoment(name, 0, _tensors["adam.m." + name]);
+                executor.SetMoment(name, 1, _tensors["adam.v." + name]);
+            }
+            executor.OptimizerStep = OptimizerStep;
+        }
+        else
+        {
+            executor.Graph.InitializeMomentsOnly();
+        }
+    }
+
+    /// <summary>An executor for this checkpoint's config with its weights loaded (inference by default).</summary>
+    public Executor CreateExecutor(ExecutorOptions? options = null)
+    {
+        var ex = Executor.Create(Config, options ?? new ExecutorOptions { Training = false, MaxBatch = 1, MaxFrames = 1000 });
+        try
+        {
+            ApplyTo(ex);
+            return ex;
+        }
+        catch
+        {
+            ex.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using System.Numerics;
+using Ser.Engine.Backends;
+using Ser.Engine.Graph;
+using Ser.Engine.Tensors;
+
+namespace Ser.Engine.Layers;
+
+/// <summary>
+/// Masked Conv2d, "same" zero padding (PyTorch's convention for even kernels), stride 1, plus bias.
+/// Legend: B batch, T frames (at this layer's level), F bins, C channels.
+///   x [B, Cin, T, F], W [Cout, Cin, KT, KF], b [Cout]  ->  y [B, Cout, T, F]
+/// Only valid frames t &lt; V_b are computed; frames past them read as zeros (the halo) and are written as zeros.
+/// Init: W ~ U(±sqrt(6 / (Cin KT KF))) (He uniform, ReLU follows), b = 0.
+/// </summary>
+internal sealed class Conv2dLayer<T>(string name, int outChannels, int kernelT, int kernelF) : Layer<T>(name)
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    int _weight, _bias;
+
+    public ConvDesc Desc { get; private set; }
+
+    protected override ActivationShape Infer(ActivationShape input)
+    {
+        if (input.Kind != ActivationKind.Maps) throw new InvalidOperationException($"{Name} needs maps, got {input}");
+        Desc = new ConvDesc(input.Channels, outChannels, kernelT, kernelF, input.Width);
+        return ActivationShape.Maps(outChannels, input.Level, input.Width);
+    }
+
+    protected override void DeclareParameters(ParameterTable parameters)
+    {
+        int fanIn = Desc.PatchSize;
+        _weight = parameters.Add($"{Name}.weight", new Shape(outChannels, Desc.InChannels, kernelT, kernelF),
+            InitRule.UniformBound(Math.Sqrt(6.0 / fanIn)));
+        _bias = parameters.Add($"{Name}.bias", new Shape(outChannels), InitRule.Zero);
+    }
+
+    public override long WorkspaceElements(Backend<T> backend, int maxBatch, int maxFrames) =>
+        Math.Max(backend.ConvWorkspace(Desc, maxBatch, ActivationShape.FramesAt(maxFrames, Input.Level)),
+                 backend.BiasWorkspace(outChannels, maxBatch));
+
+    public override void Forward(LayerContext<T> ctx)
+    {
+        var lengths = ctx.Lengths(Input.Level);
+        ctx.Backend.ConvForward(Desc, ctx.X, ctx.Param(_weight), ctx.Y, lengths, ctx.Workspace);
+        ctx.Backend.BiasForward(ctx.Y, ctx.Param(_bias), lengths);
+    }
+
+    public override void Backward(LayerContext<T> ctx)
+    {
+        var lengths = ctx.Lengths(Input.Level);
+        ctx.Backend.BiasBackward(ctx.DY, ctx.Grad(_bias), lengths, ctx.Workspace);
+        ctx.Backend.ConvBackwardFilter(Desc, ctx.X, ctx.DY, ctx.Grad(_weight), lengths, ctx.Workspace);
+        if (NeedsInputGradient)
+            ctx.Backend.ConvBackwardData(Desc, ctx.DY, ctx.Param(_weight), ctx.DX, lengths, ctx.Workspace);
+    }
+
+    public override double Flops(LayerContext<T> ctx, LayerPass pass)
+    {
+        double pass1 = 2.0 * ValidFrames(ctx, Input.Level) * Desc.Bins * outChannels * Desc.PatchSize;
+        return pass == LayerPass.Forward ? pass1 : pass1 * (NeedsInputGradient ? 2 : 1);
+    }
+}

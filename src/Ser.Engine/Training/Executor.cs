@@ -1,0 +1,209 @@
+using Ser.Engine.Backends;
+using Ser.Engine.Backends.Cpu;
+using Ser.Engine.Data;
+using Ser.Engine.Graph;
+using Ser.Engine.Models;
+
+namespace Ser.Engine.Training;
+
+/// <summary>
+/// The public face of the engine (float32): one model on one device, for training and inference.
+/// <code>
+/// using var ex = Executor.Create(ModelConfig.Small, new ExecutorOptions { MaxBatch = 16, MaxFrames = 1200 });
+/// ex.InitializeParameters(seed: 1);
+/// var r = ex.TrainStep(batch, classCounts);          // forward + weighted loss + backward + Adam
+/// var e = ex.Evaluate(batch, classCounts, logits);   // forward only, no dropout
+/// ex.Predict(features, frames, probabilities);       // one utterance, no padding
+/// Checkpoint.Save(path, ex, labels, stats, metadata, includeOptimizer: true, epoch: 3);
+/// </code>
+/// A training step in steady state allocates nothing. Not thread-safe: one step at a time.
+/// </summary>
+public sealed class Executor : IDisposable
+{
+    readonly GraphExecutor<float> _graph;
+    readonly float[] _probabilities;
+
+    Executor(GraphExecutor<float> graph, ExecutorOptions options)
+    {
+        _graph = graph;
+        Options = options;
+        _probabilities = new float[graph.Config.Classes];
+        _graph.DropoutSeed = options.DropoutSeed;
+    }
+
+    /// <summary>Builds the model on the requested device with memory planned for the options' largest batch.</summary>
+    public static Executor Create(ModelConfig config, ExecutorOptions? options = null)
+    {
+        options ??= new ExecutorOptions();
+        config.Validate();
+        if (options.MaxBatch < 1) throw new SerException($"max batch must be >= 1, got {options.MaxBatch}");
+        if (options.MaxFrames < 1) throw new SerException($"max frames must be >= 1, got {options.MaxFrames}");
+        Backend<float> backend = CreateBackend(options);
+        try
+        {
+            return new Executor(new GraphExecutor<float>(config, backend, options.MaxBatch, options.MaxFrames, options.Training), options);
+        }
+        catch
+        {
+            backend.Dispose();
+            throw;
+        }
+    }
+
+    static Backend<float> CreateBackend(ExecutorOptions options) => options.Device.ToLowerInvariant() switch
+    {
+        "cpu" => new CpuBackend<float>(options.Threads),
+        "cuda" => throw new SerException("device 'cuda': the CUDA backend is not part of this build yet (use --device cpu)"),
+        _ => throw new SerException($"unknown device '{options.Device}' (expected cpu or cuda)"),
+    };
+
+    public ModelConfig Config => _graph.Config;
+    public ExecutorOptions Options { get; }
+    public AdamOptions Adam { get; set; } = new();
+    public string Device => _graph.Backend.Name;
+    public int Threads => _graph.Backend.Workers;
+    public bool IsTraining => _graph.Training;
+
+    /// <summary>Adam steps taken so far (restored from a checkpoint with optimizer state).</summary>
+    public long OptimizerStep
+    {
+        get => _graph.Step;
+        internal set => _graph.Step = value;
+    }
+
+    /// <summary>Per-layer timing hook (null = off).</summary>
+    public IExecutorObserver? Observer
+    {
+        get => _graph.Observer;
+        set => _graph.Observer = value;
+    }
+
+    /// <summary>Peak working memory: every arena plus the backend's per-thread scratch, in bytes.</summary>
+    public long ArenaBytes => _graph.ArenaBytes + (_graph.Backend is CpuBackend<float> cpu ? cpu.ScratchBytes : 0);
+
+    /// <summary>Bytes per arena (parameters, gradients, adam-moments, activations, workspace).</summary>
+    public IReadOnlyList<(string Name, long Bytes)> ArenaUsage => _graph.Arenas().ToList();
+
+    /// <summary>Layer names in execution order, for profilers.</summary>
+    public IReadOnlyList<string> LayerNames => _graph.Layers.Select(l => l.Name).ToList();
+
+    public IReadOnlyList<string> ParameterNames => _graph.Parameters.Select(p => p.Name).ToList();
+
+    public int ParameterCount => (int)_graph.Parameters.Sum(p => p.Shape.Elements);
+
+    internal GraphExecutor<float> Graph => _graph;
+
+    /// <summary>Fresh weights (documented in <see cref="ParameterInit"/>) and cleared optimizer state.</summary>
+    public void InitializeParameters(ulong seed) => _graph.InitializeParameters(seed);
+
+    /// <summary>
+    /// Forward, weighted loss (w_b = 1/(V_b n_{y_b}), n = <paramref name="classCounts"/>, all ones if empty), backward
+    /// and one Adam update with <see cref="Adam"/>.
+    /// </summary>
+    public StepResult TrainStep(Batch batch, ReadOnlySpan<float> classCounts = default)
+    {
+        if (!IsTraining) throw new InvalidOperationException("this executor was created for inference (Training = false)");
+        Load(batch);
+        _graph.Forward(training: true);
+        double loss = _graph.Loss(classCounts, gradient: true);
+        int correct = CountCorrect(batch, default);
+        _graph.Backward();
+        var a = Adam;
+        double norm = _graph.ApplyAdam(a.LearningRate, a.Beta1, a.Beta2, a.Epsilon, a.WeightDecay, a.ClipNorm);
+        return new StepResult(loss, correct, batch.Count, norm);
+    }
+
+    /// <summary>Forward only (dropout off): loss and accuracy on the batch; logits [B, K] copied out if given.</summary>
+    public StepResult Evaluate(Batch batch, ReadOnlySpan<float> classCounts = default, Span<float> logits = default)
+    {
+        Load(batch);
+        _graph.Forward(training: false);
+        double loss = _graph.Loss(classCounts, gradient: false);
+        return new StepResult(loss, CountCorrect(batch, logits), batch.Count);
+    }
+
+    /// <summary>
+    /// Class posteriors for one utterance: features [T, F] (already normalised), run alone with no padding.
+    /// probabilities receives K values.
+    /// </summary>
+    public void Predict(ReadOnlySpan<float> features, int frames, Span<float> probabilities)
+    {
+        int bins = Config.Bins;
+        if (frames < 1) throw new SerException("cannot classify an utterance with no frames");
+        if (features.Length < frames * bins) throw new ArgumentException($"features hold {features.Length} values, [T, F] needs {frames * bins}");
+        if (probabilities.Length < Config.Classes) throw new ArgumentException($"probabilities must hold {Config.Classes} values");
+        _graph.SetInput(features[..(frames * bins)], 1, frames, [frames]);
+        _graph.Forward(training: false);
+        Softmax(_graph.Logits(), probabilities[..Config.Classes]);
+    }
+
+    /// <summary>Softmax of each row of logits [B, K] into probabilities [B, K].</summary>
+    public static void Softmax(ReadOnlySpan<float> logits, Span<float> probabilities)
+    {
+        float max = float.NegativeInfinity;
+        foreach (float v in logits) max = Math.Max(max, v);
+        double sum = 0;
+        for (int i = 0; i < logits.Length; i++) sum += Math.Exp(logits[i] - max);
+        for (int i = 0; i < logits.Length; i++) probabilities[i] = (float)(Math.Exp(logits[i] - max) / sum);
+    }
+
+    public int[] ParameterShape(string name) => _graph.Parameters[Index(name)].Shape.ToArray();
+
+    public float[] GetParameter(string name)
+    {
+        var view = _graph.ParameterView(Index(name));
+        var a = new float[view.Elements];
+        _graph.Backend.Download(view, a);
+        return a;
+    }
+
+    public void SetParameter(string name, ReadOnlySpan<float> values)
+    {
+        var view = _graph.ParameterView(Index(name));
+        if (values.Length != view.Elements) throw new ArgumentException($"{name} has {view.Elements} values, got {values.Length}");
+        _graph.Backend.Upload(values, view);
+    }
+
+    /// <summary>Adam moment (0 = m, 1 = v) of a parameter (training executors only).</summary>
+    internal float[] GetMoment(string name, int moment)
+    {
+        var view = _graph.MomentView(Index(name), moment);
+        var a = new float[view.Elements];
+        _graph.Backend.Download(view, a);
+        return a;
+    }
+
+    internal void SetMoment(string name, int moment, ReadOnlySpan<float> values) =>
+        _graph.Backend.Upload(values, _graph.MomentView(Index(name), moment));
+
+    int Index(string name)
+    {
+        int i = _graph.ParameterIndex(name);
+        return i >= 0 ? i : throw new ArgumentException($"no parameter named '{name}'");
+    }
+
+    void Load(Batch batch)
+    {
+        if (batch.Count < 1) throw new ArgumentException("batch is empty");
+        if (batch.Bins != Config.Bins) throw new SerException($"batch has {batch.Bins} bins, the model takes {Config.Bins}");
+        _graph.SetInput(batch.Features.AsSpan(0, batch.Count * batch.Frames * batch.Bins), batch.Count, batch.Frames,
+            batch.Lengths.AsSpan(0, batch.Count), batch.Labels.AsSpan(0, batch.Count));
+    }
+
+    int CountCorrect(Batch batch, Span<float> logitsOut)
+    {
+        var logits = _graph.Logits();
+        int k = Config.Classes, correct = 0;
+        if (!logitsOut.IsEmpty) logits.CopyTo(logitsOut);
+        for (int b = 0; b < batch.Count; b++)
+        {
+            var row = logits.Slice(b * k, k);
+            int best = 0;
+            for (int j = 1; j < k; j++) if (row[j] > row[best]) best = j;
+            if (best == batch.Labels[b]) correct++;
+        }
+        return correct;
+    }
+
+    public void Dispose() => _graph.Dispose();
+}

@@ -1,0 +1,277 @@
+using Ser.Engine.Backends;
+using Ser.Engine.Backends.Cpu;
+using Ser.Engine.Tensors;
+
+namespace Ser.Engine.Tests.Backends;
+
+/// <summary>
+/// Each CPU operation against the naive contract implementation (forward) and against central finite differences in
+/// float64 (backward). Padded frames of inputs hold NaN: an operation that reads them fails the test.
+/// </summary>
+public class CpuOpsTests
+{
+    const double H = 1e-6;
+
+    static double Dot(double[] a, double[] b) { double s = 0; for (int i = 0; i < a.Length; i++) s += a[i] * b[i]; return s; }
+
+    /// <summary>Central differences of L = dot(r, f(x)) at the listed elements of x.</summary>
+    static double[] Numeric(double[] x, Func<double[], double[]> f, double[] r, IEnumerable<int> indices)
+    {
+        var result = new List<double>();
+        foreach (int i in indices)
+        {
+            double keep = x[i];
+            x[i] = keep + H; double up = Dot(r, f(x));
+            x[i] = keep - H; double down = Dot(r, f(x));
+            x[i] = keep;
+            result.Add((up - down) / (2 * H));
+        }
+        return result.ToArray();
+    }
+
+    static double[] WithPaddingNaN(double[] x, int b, int c, int t, int f, int[] lengths)
+    {
+        var y = (double[])x.Clone();
+        for (int n = 0; n < b; n++)
+        for (int ch = 0; ch < c; ch++)
+        for (int r = lengths[n]; r < t; r++)
+        for (int q = 0; q < f; q++) y[((n * c + ch) * t + r) * f + q] = double.NaN;
+        return y;
+    }
+
+    static double[] Masked(double[] x, int b, int c, int t, int f, int[] lengths)
+    {
+        var y = (double[])x.Clone();
+        for (int n = 0; n < b; n++)
+        for (int ch = 0; ch < c; ch++)
+        for (int r = lengths[n]; r < t; r++)
+        for (int q = 0; q < f; q++) y[((n * c + ch) * t + r) * f + q] = 0;
+        return y;
+    }
+
+    static IEnumerable<int> ValidIndices(int b, int c, int t, int f, int[] lengths)
+    {
+        for (int n = 0; n < b; n++)
+        for (int ch = 0; ch < c; ch++)
+        for (int r = 0; r < lengths[n]; r++)
+        for (int q = 0; q < f; q++) yield return ((n * c + ch) * t + r) * f + q;
+    }
+
+    [Theory]
+    [InlineData(2, 5, 4, 3, 7, 1)]    // even KT, Cout not a multiple of 4, F narrower than a micro-tile
+    [InlineData(1, 4, 3, 4, 30, 2)]   // even KF, F spanning two micro-tiles
+    [InlineData(3, 2, 5, 5, 9, 2)]
+    public void Conv_matches_naive_and_finite_differences(int cin, int cout, int kt, int kf, int f, int threads)
+    {
+        int b = 3, t = 7;
+        int[] lengths = [7, 1, 4];
+        var r = new Random(cin * 100 + kf);
+        using var be = new CpuBackend<double>(threads);
+        using var s = new TensorScope<double>(be);
+        var desc = new ConvDesc(cin, cout, kt, kf, f);
+        var x = Masked(Rand.Uniform(r, b * cin * t * f), b, cin, t, f, lengths);
+        var w = Rand.Uniform(r, cout * cin * kt * kf);
+        var bias = Rand.Uniform(r, cout);
+        var xs = new Shape(b, cin, t, f); var ys = new Shape(b, cout, t, f);
+        var ws = s.New(new Shape(be.ConvWorkspace(desc, b, t) is var n and > 0 ? checked((int)n) : 1));
+        var xt = s.From(xs, WithPaddingNaN(x, b, cin, t, f, lengths));
+        var wt = s.From(new Shape(cout, cin, kt, kf), w);
+        var bt = s.From(new Shape(cout), bias);
+        var yt = s.New(ys);
+
+        double[] Forward(double[] xv, double[] wv, double[] bv)
+        {
+            s.Write(xt, WithPaddingNaN(xv, b, cin, t, f, lengths));
+            s.Write(wt, wv); s.Write(bt, bv);
+            be.ConvForward(desc, xt, wt, yt, lengths, ws);
+            be.BiasForward(yt, bt, lengths);
+            return s.Read(yt);
+        }
+
+        var y = Forward(x, w, bias);
+        Check.Close(NaiveOps.Conv(x, w, bias, b, cin, cout, t, f, kt, kf, lengths), y, 1e-12, 1e-12, "conv forward");
+
+        var rr = Masked(Rand.Uniform(r, ys.Elements), b, cout, t, f, lengths);
+        var dyt = s.From(ys, WithPaddingNaN(rr, b, cout, t, f, lengths));
+        var dxt = s.New(xs);
+        var dwt = s.New(wt.Shape);
+        var dbt = s.New(bt.Shape);
+        be.BiasBackward(dyt, dbt, lengths, ws);
+        be.ConvBackwardFilter(desc, xt, dyt, dwt, lengths, ws);
+        be.ConvBackwardData(desc, dyt, wt, dxt, lengths, ws);
+
+        var valid = ValidIndices(b, cin, t, f, lengths).ToArray();
+        var dx = s.Read(dxt);
+        Check.Close(Numeric(x, xv => Forward(xv, w, bias), rr, valid), valid.Select(i => dx[i]).ToArray(), 1e-7, 1e-8, "conv dx");
+        foreach (int i in Enumerable.Range(0, (int)xs.Elements).Except(valid)) Assert.Equal(0.0, dx[i]);
+        Check.Close(Numeric(w, wv => Forward(x, wv, bias), rr, Enumerable.Range(0, w.Length)), s.Read(dwt), 1e-7, 1e-8, "conv dw");
+        Check.Close(Numeric(bias, bv => Forward(x, w, bv), rr, Enumerable.Range(0, cout)), s.Read(dbt), 1e-7, 1e-8, "conv db");
+    }
+
+    [Theory]
+    [InlineData(8, 6)]
+    [InlineData(7, 5)]   // odd T and F: ceil mode
+    public void Pool_matches_naive_and_finite_differences(int t, int f)
+    {
+        int b = 3, c = 2;
+        int[] lengths = [t, 1, t - 2 | 1];
+        var r = new Random(t * f);
+        using var be = new CpuBackend<double>(2);
+        using var s = new TensorScope<double>(be);
+        var x = Masked(Rand.Uniform(r, b * c * t * f), b, c, t, f, lengths);
+        var xs = new Shape(b, c, t, f); var ys = new Shape(b, c, (t + 1) / 2, (f + 1) / 2);
+        var xt = s.New(xs); var yt = s.New(ys);
+        double[] Forward(double[] xv)
+        {
+            s.Write(xt, WithPaddingNaN(xv, b, c, t, f, lengths));
+            be.PoolForward(xt, yt, lengths);
+            return s.Read(yt);
+        }
+        var y = Forward(x);
+        Check.Close(NaiveOps.Pool(x, b, c, t, f, lengths), y, 0, 0, "pool forward");
+        int[] outLengths = lengths.Select(v => (v + 1) / 2).ToArray();
+        var rr = Masked(Rand.Uniform(r, ys.Elements), b, c, ys.D2, ys.D3, outLengths);
+        var dyt = s.From(ys, rr); var dxt = s.New(xs);
+        be.PoolBackward(xt, yt, dyt, dxt, lengths);
+        var valid = ValidIndices(b, c, t, f, lengths).ToArray();
+        var dx = s.Read(dxt);
+        Check.Close(Numeric(x, Forward, rr, valid), valid.Select(i => dx[i]).ToArray(), 1e-7, 1e-8, "pool dx");
+    }
+
+    [Fact]
+    public void Pool_gives_ties_to_the_first_maximum()
+    {
+        using var be = new CpuBackend<double>(1);
+        using var s = new TensorScope<double>(be);
+        var xt = s.From(new Shape(1, 1, 2, 2), [0, 0, 0, 0]);
+        var yt = s.New(new Shape(1, 1, 1, 1));
+        be.PoolForward(xt, yt, [2]);
+        var dx = s.New(new Shape(1, 1, 2, 2));
+        be.PoolBackward(xt, yt, s.From(new Shape(1, 1, 1, 1), [1]), dx, [2]);
+        Assert.Equal([1.0, 0, 0, 0], s.Read(dx));
+    }
+
+    [Theory]
+    [InlineData(5, 3, 1)]
+    [InlineData(12, 9, 2)]
+    public void Lstm_matches_naive_and_finite_differences(int inputs, int hidden, int threads)
+    {
+        int b = 3, t = 5;
+        int[] lengths = [5, 1, 3];
+        var r = new Random(inputs * hidden);
+        using var be = new CpuBackend<double>(threads);
+        using var s = new TensorScope<double>(be);
+        var desc = new LstmDesc(inputs, hidden);
+        var xs = new Shape(b, t, inputs);
+        var x = Rand.Uniform(r, xs.Elements);
+        for (int n = 0; n < b; n++) for (int i = lengths[n] * inputs; i < t * inputs; i++) x[n * t * inputs + i] = 0;
+        var w = new double[6][];
+        var shapes = new[] { new Shape(4 * hidden, inputs), new Shape(4 * hidden, hidden), new Shape(4 * hidden) };
+        for (int k = 0; k < 6; k++) w[k] = Rand.Uniform(r, shapes[k % 3].Elements, -0.6, 0.6);
+        var wt = Enumerable.Range(0, 6).Select(k => s.From(shapes[k % 3], w[k])).ToArray();
+        var dwt = Enumerable.Range(0, 6).Select(k => s.New(shapes[k % 3])).ToArray();
+        var p = new LstmParams(wt[0], wt[1], wt[2], wt[3], wt[4], wt[5]);
+        var dp = new LstmParams(dwt[0], dwt[1], dwt[2], dwt[3], dwt[4], dwt[5]);
+        var xt = s.New(xs); var yt = s.New(new Shape(b, 2 * hidden));
+        var reserve = s.New(new Shape(checked((int)be.LstmReserve(desc, b, t))));
+        var work = s.New(new Shape(checked((int)be.LstmWorkspace(desc, b, t))));
+
+        double[] Forward(double[] xv)
+        {
+            var padded = (double[])xv.Clone();
+            for (int n = 0; n < b; n++) for (int i = lengths[n] * inputs; i < t * inputs; i++) padded[n * t * inputs + i] = double.NaN;
+            s.Write(xt, padded);
+            for (int k = 0; k < 6; k++) s.Write(wt[k], w[k]);
+            be.LstmForward(desc, xt, p, yt, reserve, work, lengths);
+            return s.Read(yt);
+        }
+        var y = Forward(x);
+        Check.Close(NaiveOps.Lstm(x, b, t, inputs, hidden, lengths, w), y, 1e-12, 1e-13, "lstm forward");
+
+        var rr = Rand.Uniform(r, b * 2 * hidden);
+        var dyt = s.From(new Shape(b, 2 * hidden), rr);
+        var dxt = s.New(xs);
+        Forward(x);
+        be.LstmBackward(desc, xt, p, reserve, dyt, dxt, dp, work, lengths);
+        var dx = s.Read(dxt);
+        var validX = Enumerable.Range(0, (int)xs.Elements).Where(i => i % (t * inputs) < lengths[i / (t * inputs)] * inputs).ToArray();
+        Check.Close(Numeric(x, Forward, rr, validX), validX.Select(i => dx[i]).ToArray(), 1e-6, 1e-8, "lstm dx");
+        foreach (int i in Enumerable.Range(0, (int)xs.Elements).Except(validX)) Assert.Equal(0.0, dx[i]);
+        string[] names = ["fw.w_ih", "fw.w_hh", "fw.bias", "bw.w_ih", "bw.w_hh", "bw.bias"];
+        for (int k = 0; k < 6; k++)
+        {
+            int kk = k;
+            Check.Close(Numeric(w[kk], _ => Forward(x), rr, Enumerable.Range(0, w[kk].Length)), s.Read(dwt[kk]), 1e-6, 1e-8, "lstm d" + names[kk]);
+        }
+    }
+
+    [Fact]
+    public void Dense_relu_dropout_and_loss_match_finite_differences()
+    {
+        int b = 4, nin = 7, nout = 5;
+        var r = new Random(3);
+        using var be = new CpuBackend<double>(2);
+        using var s = new TensorScope<double>(be);
+        var x = Rand.Uniform(r, b * nin); var w = Rand.Uniform(r, nout * nin); var bias = Rand.Uniform(r, nout);
+        var xt = s.New(new Shape(b, nin)); var wt = s.New(new Shape(nout, nin)); var bt = s.New(new Shape(nout));
+        var yt = s.New(new Shape(b, nout)); var mask = s.New(new Shape(b, nout));
+        int[] labels = [0, 4, 2, 2];
+        double[] weights = [1, 0.5, 2, 0.25];
+        var dlogits = s.New(new Shape(b, nout));
+        double Loss(double[] xv, double[] wv, double[] bv, bool grad)
+        {
+            s.Write(xt, xv); s.Write(wt, wv); s.Write(bt, bv);
+            be.DenseForward(xt, wt, bt, yt);
+            be.ReluForward(yt, default);
+            be.DropoutForward(yt, yt, mask, 0.3, 42);
+            return be.SoftmaxCrossEntropy(yt, labels, weights, grad ? dlogits : default);
+        }
+        Loss(x, w, bias, true);
+        var dy = s.New(new Shape(b, nout));
+        be.DropoutBackward(dlogits, mask, dy);
+        // recompute relu output for the backward mask (dropout ran in place)
+        be.DenseForward(xt, wt, bt, yt); be.ReluForward(yt, default);
+        be.ReluBackward(yt, dy, default);
+        var dxt = s.New(xt.Shape); var dwt = s.New(wt.Shape); var dbt = s.New(bt.Shape);
+        be.DenseBackward(xt, wt, dy, dxt, dwt, dbt);
+        double[] NumericLoss(double[] v, Func<double[], double> f)
+        {
+            var g = new double[v.Length];
+            for (int i = 0; i < v.Length; i++)
+            {
+                double keep = v[i];
+                v[i] = keep + H; double up = f(v);
+                v[i] = keep - H; double down = f(v);
+                v[i] = keep;
+                g[i] = (up - down) / (2 * H);
+            }
+            return g;
+        }
+        Check.Close(NumericLoss(x, xv => Loss(xv, w, bias, false)), s.Read(dxt), 1e-6, 1e-9, "dense dx");
+        Check.Close(NumericLoss(w, wv => Loss(x, wv, bias, false)), s.Read(dwt), 1e-6, 1e-9, "dense dw");
+        Check.Close(NumericLoss(bias, bv => Loss(x, w, bv, false)), s.Read(dbt), 1e-6, 1e-9, "dense db");
+        var m = s.Read(mask);
+        Assert.Contains(0.0, m);
+        Assert.Contains(1 / 0.7, m);
+    }
+
+    [Fact]
+    public void Sequence_reshape_is_channel_major_and_invertible()
+    {
+        int b = 2, c = 3, t = 4, f = 2;
+        int[] lengths = [4, 2];
+        using var be = new CpuBackend<double>(2);
+        using var s = new TensorScope<double>(be);
+        var x = Enumerable.Range(0, b * c * t * f).Select(i => (double)i).ToArray();
+        var xt = s.From(new Shape(b, c, t, f), x);
+        var seq = s.New(new Shape(b, t, c * f));
+        be.MapsToSequence(xt, seq, lengths);
+        var q = s.Read(seq);
+        // seq[b, t, c*F + f] = x[b, c, t, f]
+        Assert.Equal(x[((1 * c + 2) * t + 1) * f + 1], q[(1 * t + 1) * c * f + 2 * f + 1]);
+        Assert.Equal(0.0, q[(1 * t + 3) * c * f + 0]); // padded frame of sample 1
+        var back = s.New(xt.Shape);
+        be.SequenceToMaps(seq, back, lengths);
+        Check.Close(Masked(x, b, c, t, f, lengths), s.Read(back), 0, 0, "round trip");
+    }
+}

@@ -1,0 +1,87 @@
+using Ser.Engine.Backends.Cpu;
+using Ser.Engine.Graph;
+using Ser.Engine.Models;
+
+namespace Ser.Engine.Tests.Graph;
+
+/// <summary>
+/// Invariant 1: a sample's logits, loss and parameter gradients are the same run alone without padding as inside a
+/// padded batch (float32). The batch gradient must equal sum_b (w_b / sum w) g_b with g_b the sample's own gradient.
+/// Padded frames of the batch hold large garbage: the engine must never read them.
+/// </summary>
+public class PaddingInvarianceTests
+{
+    static readonly ModelConfig Config = new()
+    {
+        Bins = 24,
+        Channels = [3, 4, 4],
+        Kernels = [[4, 5], [3, 4], [3, 3]],
+        Hidden = 6,
+        Dense = 5,
+        Classes = 4,
+        Dropout = 0.5, // inactive in these passes (evaluation mode), as in every equivalence test
+    };
+
+    [Theory]
+    [InlineData(1, 11)]
+    [InlineData(2, 12)]
+    public void Sample_alone_equals_sample_in_padded_batch(int threads, int seed)
+    {
+        var r = new Random(seed);
+        int[] lengths = [23, 1, 8, 17, 5, 2, 3];
+        int batch = lengths.Length, frames = lengths.Max(), bins = Config.Bins;
+        int[] labels = lengths.Select(_ => r.Next(Config.Classes)).ToArray();
+        float[] counts = [3, 1, 2, 5];
+        var features = new float[batch * frames * bins];
+        for (int b = 0; b < batch; b++)
+        for (int t = 0; t < frames; t++)
+        for (int f = 0; f < bins; f++)
+            features[(b * frames + t) * bins + f] = t < lengths[b] ? (float)(r.NextDouble() * 3 - 1.5) : 1e4f;
+
+        using var ex = new GraphExecutor<float>(Config, new CpuBackend<float>(threads), batch, frames, training: true);
+        ex.InitializeParameters(3);
+        int k = Config.Classes, np = ex.Parameters.Count;
+
+        ex.SetInput(features, batch, frames, lengths, labels);
+        ex.Forward(training: false);
+        var perSample = new double[batch];
+        double loss = ex.Loss(counts, gradient: true, perSample);
+        var weights = ex.LossWeights.ToArray();
+        var logits = ex.Logits().ToArray();
+        ex.Backward();
+        var batchGrads = Enumerable.Range(0, np).Select(p => Read(ex, ex.GradientView(p))).ToArray();
+
+        double weightSum = weights.Sum();
+        Assert.Equal(weights.Zip(perSample).Sum(p => p.First * p.Second) / weightSum, loss, 1e-6);
+        var expected = batchGrads.Select(g => new double[g.Length]).ToArray();
+        for (int b = 0; b < batch; b++)
+        {
+            var alone = features.AsSpan(b * frames * bins, lengths[b] * bins).ToArray();
+            ex.SetInput(alone, 1, lengths[b], [lengths[b]], [labels[b]]);
+            ex.Forward(training: false);
+            var ce = new double[1];
+            double single = ex.Loss(counts, gradient: true, ce);
+            Assert.Equal(ce[0], single, 12);                                 // alone, the loss is the sample's CE
+            Check.Close(logits.AsSpan(b * k, k), ex.Logits(), 1e-5, 1e-6, $"logits of sample {b}");
+            Assert.Equal(perSample[b], ce[0], 1e-5);
+            ex.Backward();
+            for (int p = 0; p < np; p++)
+            {
+                var g = Read(ex, ex.GradientView(p));
+                for (int i = 0; i < g.Length; i++) expected[p][i] += weights[b] / weightSum * g[i];
+            }
+        }
+        for (int p = 0; p < np; p++)
+        {
+            double scale = expected[p].Max(Math.Abs);
+            Check.Close(expected[p], batchGrads[p], 1e-4, 1e-5 * scale + 1e-9, ex.Parameters[p].Name);
+        }
+    }
+
+    static double[] Read(GraphExecutor<float> ex, Ser.Engine.Tensors.TensorView v)
+    {
+        var a = new float[v.Elements];
+        ex.Backend.Download(v, a);
+        return a.Select(x => (double)x).ToArray();
+    }
+}
