@@ -1,4 +1,7 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Ser.Engine.Tensors;
 
 namespace Ser.Engine.Backends.Cpu;
@@ -7,7 +10,8 @@ namespace Ser.Engine.Backends.Cpu;
 // x [B, C, T, F] with lengths V_b -> y [B, C, ceil(T/2), ceil(F/2)], valid output frames ceil(V_b/2); output frame t'
 // is the max over input frames {2t', 2t'+1} ∩ [0, V_b) and bins {2f', 2f'+1} ∩ [0, F). Frames t' >= ceil(V_b/2) are 0.
 // Backward routes each output's gradient to the window's FIRST maximum in (row, column) order - PyTorch's rule.
-// Parallel over (b, c) planes.
+// Parallel over (b, c) planes. For float with AVX2 the bins are processed 16 at a time (deinterleaved into even/odd
+// columns, compared without branches: random data would mispredict every scalar compare); the rest is scalar.
 internal sealed unsafe partial class CpuBackend<T>
 {
     T* _plX, _plY, _plDy, _plDx;
@@ -32,12 +36,16 @@ internal sealed unsafe partial class CpuBackend<T>
         _pool.Run(_poolBody, x.Shape.D0 * _plC);
     }
 
+    static bool VectorPool => typeof(T) == typeof(float) && Avx2.IsSupported;
+
     void PoolItem(int item, int worker)
     {
         int b = item / _plC, t = _plT, f = _plF, to = (t + 1) / 2, fo = (f + 1) / 2;
         int valid = _len[b], validOut = (valid + 1) / 2;
         T* x = _plX + (long)item * t * f;
         T* y = _plY + (long)item * to * fo;
+        // columns [0, vecCols) of the output go through the vector path (8 outputs from 16 inputs at a time)
+        int vecCols = VectorPool ? f / 16 * 8 : 0;
         if (!_plBackward)
         {
             for (int r = 0; r < validOut; r++)
@@ -45,7 +53,8 @@ internal sealed unsafe partial class CpuBackend<T>
                 T* x0 = x + (long)(2 * r) * f;
                 T* x1 = 2 * r + 1 < valid ? x0 + f : null;
                 T* yr = y + (long)r * fo;
-                for (int c = 0; c < fo; c++)
+                if (vecCols > 0) PoolRowForwardAvx((float*)x0, (float*)(x1 != null ? x1 : x0), (float*)yr, vecCols);
+                for (int c = vecCols; c < fo; c++)
                 {
                     int f0 = 2 * c;
                     bool two = f0 + 1 < f;
@@ -65,25 +74,86 @@ internal sealed unsafe partial class CpuBackend<T>
 
         T* dy = _plDy + (long)item * to * fo;
         T* dx = _plDx + (long)item * t * f;
-        new Span<T>(dx, t * f).Clear();
+        new Span<T>(dx + (long)valid * f, (t - valid) * f).Clear(); // padded frames; valid ones are all written below
         for (int r = 0; r < validOut; r++)
         {
             T* x0 = x + (long)(2 * r) * f;
-            T* x1 = 2 * r + 1 < valid ? x0 + f : null;
+            bool second = 2 * r + 1 < valid;
+            T* x1 = second ? x0 + f : null;
             T* yr = y + (long)r * fo;
             T* dyr = dy + (long)r * fo;
             T* dx0 = dx + (long)(2 * r) * f;
-            for (int c = 0; c < fo; c++)
+            T* dx1 = second ? dx0 + f : null;
+            if (vecCols > 0) PoolRowBackwardAvx((float*)x0, (float*)x1, (float*)yr, (float*)dyr, (float*)dx0, (float*)dx1, vecCols);
+            for (int c = vecCols; c < fo; c++)
             {
                 int f0 = 2 * c;
                 bool two = f0 + 1 < f;
                 T m = yr[c], g = dyr[c];
+                dx0[f0] = T.Zero;
+                if (two) dx0[f0 + 1] = T.Zero;
+                if (second)
+                {
+                    dx1[f0] = T.Zero;
+                    if (two) dx1[f0 + 1] = T.Zero;
+                }
                 // the first element equal to the window max gets the gradient
                 if (x0[f0] == m) dx0[f0] = g;
                 else if (two && x0[f0 + 1] == m) dx0[f0 + 1] = g;
-                else if (x1 != null && x1[f0] == m) dx0[f + f0] = g;
-                else if (x1 != null && two && x1[f0 + 1] == m) dx0[f + f0 + 1] = g;
+                else if (second && x1[f0] == m) dx1[f0] = g;
+                else if (second && two && x1[f0 + 1] == m) dx1[f0 + 1] = g;
             }
+        }
+    }
+
+    /// <summary>Even and odd elements of src[0..16): ([s0 s2 .. s14], [s1 s3 .. s15]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector256<float> Even, Vector256<float> Odd) Deinterleave(Vector256<float> v0, Vector256<float> v1)
+    {
+        // shuffle within 128-bit lanes, then put the 64-bit chunks back in order [0, 2, 1, 3]
+        var even = Avx2.Permute4x64(Avx.Shuffle(v0, v1, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
+        var odd = Avx2.Permute4x64(Avx.Shuffle(v0, v1, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
+        return (even, odd);
+    }
+
+    /// <summary>Stores [e0 o0 e1 o1 ... e7 o7] to dst[0..16).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreInterleaved(Vector256<float> even, Vector256<float> odd, float* dst)
+    {
+        var lo = Avx.UnpackLow(even, odd);   // e0 o0 e1 o1 | e4 o4 e5 o5
+        var hi = Avx.UnpackHigh(even, odd);  // e2 o2 e3 o3 | e6 o6 e7 o7
+        Avx.Store(dst, Avx.Permute2x128(lo, hi, 0x20));
+        Avx.Store(dst + 8, Avx.Permute2x128(lo, hi, 0x31));
+    }
+
+    static void PoolRowForwardAvx(float* x0, float* x1, float* y, int cols)
+    {
+        for (int c = 0; c < cols; c += 8)
+        {
+            var m0 = Avx.Max(Avx.LoadVector256(x0 + 2 * c), Avx.LoadVector256(x1 + 2 * c));
+            var m1 = Avx.Max(Avx.LoadVector256(x0 + 2 * c + 8), Avx.LoadVector256(x1 + 2 * c + 8));
+            var (even, odd) = Deinterleave(m0, m1);
+            Avx.Store(y + c, Avx.Max(even, odd));
+        }
+    }
+
+    /// <summary>Branch-free first-maximum routing for 8 windows at a time; x1/dx1 null when the window has one row.</summary>
+    static void PoolRowBackwardAvx(float* x0, float* x1, float* y, float* dy, float* dx0, float* dx1, int cols)
+    {
+        for (int c = 0; c < cols; c += 8)
+        {
+            var m = Avx.LoadVector256(y + c);
+            var g = Avx.LoadVector256(dy + c);
+            var (a, b) = Deinterleave(Avx.LoadVector256(x0 + 2 * c), Avx.LoadVector256(x0 + 2 * c + 8));
+            var ma = Avx.CompareEqual(a, m);
+            var mb = Avx.AndNot(ma, Avx.CompareEqual(b, m));
+            StoreInterleaved(Avx.And(g, ma), Avx.And(g, mb), dx0 + 2 * c);
+            if (x1 == null) continue;
+            var taken = Avx.Or(ma, mb);
+            var (cc, d) = Deinterleave(Avx.LoadVector256(x1 + 2 * c), Avx.LoadVector256(x1 + 2 * c + 8));
+            var mc = Avx.AndNot(taken, Avx.CompareEqual(cc, m));
+            var md = Avx.AndNot(Avx.Or(taken, mc), Avx.CompareEqual(d, m));
+            StoreInterleaved(Avx.And(g, mc), Avx.And(g, md), dx1 + 2 * c);
         }
     }
 }

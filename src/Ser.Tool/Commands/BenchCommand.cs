@@ -1,0 +1,264 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CommandLine;
+using Ser.Engine;
+using Ser.Engine.Data;
+using Ser.Engine.Graph;
+using Ser.Engine.Models;
+using Ser.Engine.Training;
+using Spectre.Console;
+
+namespace Ser.Tool.Commands;
+
+/// <summary>
+/// `sertool bench`: forward-only and training-step throughput of the engine on a fixed synthetic batch set with
+/// IEMOCAP-like lengths (log-normal, median 3.5 s, clipped to 1..12 s; random features), for each preset and batch
+/// size; the same batches are also run fully padded (every sample treated as length T) so the gain from skipping
+/// padded frames is a ratio measured in the same run. Reports peak working memory (arena bytes) per batch size.
+/// </summary>
+[Verb("bench", HelpText = "Measure engine throughput (forward and training step, variable-length vs fully padded).")]
+internal sealed class BenchCommand : ICommand
+{
+    [Option("preset", Default = "both", HelpText = "Model preset: small, paper or both.")]
+    public string Preset { get; set; } = "both";
+
+    [Option("batch-sizes", Default = "8,16,32", HelpText = "Comma-separated batch sizes.")]
+    public string BatchSizes { get; set; } = "8,16,32";
+
+    [Option("out", Default = "bench/results/cpu-bench.json", HelpText = "Where to write the JSON results.")]
+    public string Out { get; set; } = "bench/results/cpu-bench.json";
+
+    [Option("device", Default = "cpu", HelpText = "Backend device: cpu (cuda when built).")]
+    public string Device { get; set; } = "cpu";
+
+    [Option("threads", Default = 0, HelpText = "CPU threads (0 = all cores).")]
+    public int Threads { get; set; }
+
+    [Option("repeats", Default = 3, HelpText = "Timed repeats per measurement (the median is reported); paper uses at most --paper-repeats.")]
+    public int Repeats { get; set; } = 3;
+
+    [Option("paper-repeats", Default = 1, HelpText = "Timed repeats for the paper preset (it is ~20x slower than small).")]
+    public int PaperRepeats { get; set; } = 1;
+
+    [Option("warmup", Default = 1, HelpText = "Untimed warm-up runs per measurement.")]
+    public int Warmup { get; set; } = 1;
+
+    [Option("seed", Default = 7, HelpText = "Seed of the synthetic batch set.")]
+    public int Seed { get; set; } = 7;
+
+    [Option("layers", Default = false, HelpText = "Also print per-layer times of one training step (variable-length and padded).")]
+    public bool Layers { get; set; }
+
+    public int Run()
+    {
+        var presets = Preset.ToLowerInvariant() switch
+        {
+            "both" => new[] { "small", "paper" },
+            "small" or "paper" => [Preset.ToLowerInvariant()],
+            _ => throw new SerException($"--preset: expected small, paper or both, got '{Preset}'"),
+        };
+        var sizes = ParseSizes(BatchSizes);
+        if (Repeats < 1 || PaperRepeats < 1 || Warmup < 0) throw new SerException("--repeats/--paper-repeats must be >= 1 and --warmup >= 0");
+        var lengths = SyntheticLengths(Seed, sizes.Max());
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 150);
+        int cores = Environment.ProcessorCount;
+
+        AnsiConsole.MarkupLine($"[bold]sertool bench[/]: device {Markup.Escape(Device)}, {cores} cores (Environment.ProcessorCount), " +
+                               $"threads {(Threads > 0 ? Threads : cores)}, {RuntimeInformation.FrameworkDescription}");
+        AnsiConsole.MarkupLine($"batch set: {lengths.Length} utterances, lengths {lengths.Min() / 100.0:0.00}..{lengths.Max() / 100.0:0.00} s, " +
+                               $"median {Median(lengths.Select(l => (double)l).ToList()) / 100:0.00} s (seed {Seed}); warm-up {Warmup}, median of repeats");
+
+        var results = new JsonArray();
+        var table = new Table().Border(TableBorder.Rounded)
+            .AddColumns("preset", "B", "T", "audio s", "fwd utt/s", "fwd audio-s/s", "fwd pad x", "train utt/s", "train audio-s/s",
+                        "train pad x", "train GFLOP/s", "arena MiB");
+        table.Expand = false;
+        foreach (var preset in presets)
+        foreach (int b in sizes)
+        {
+            var r = Measure(preset, ModelConfig.Preset(preset), lengths[..b], preset == "paper" ? Math.Min(Repeats, PaperRepeats) : Repeats);
+            results.Add(r.Json);
+            table.AddRow(preset, b.ToString(CultureInfo.InvariantCulture), r.Frames.ToString(CultureInfo.InvariantCulture),
+                F(r.AudioSeconds, "0.0"),
+                F(b / r.Forward, "0.0"), F(r.AudioSeconds / r.Forward, "0.0"), F(r.ForwardPadded / r.Forward, "0.00"),
+                F(b / r.Train, "0.0"), F(r.AudioSeconds / r.Train, "0.0"), F(r.TrainPadded / r.Train, "0.00"),
+                F(r.TrainFlops / r.Train / 1e9, "0.0"), F(r.ArenaBytes / 1048576.0, "0"));
+        }
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine("pad x = time of the same batch computed fully padded (every sample length T) / time with per-sample lengths.");
+
+        var doc = new JsonObject
+        {
+            ["tool"] = "sertool bench",
+            ["date_utc"] = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
+            ["device"] = Device,
+            ["cores"] = cores,
+            ["threads"] = Threads > 0 ? Threads : cores,
+            ["runtime"] = RuntimeInformation.FrameworkDescription,
+            ["os"] = RuntimeInformation.OSDescription,
+            ["seed"] = Seed,
+            ["warmup"] = Warmup,
+            ["repeats"] = Repeats,
+            ["paper_repeats"] = PaperRepeats,
+            ["lengths_frames"] = new JsonArray(lengths.Select(l => (JsonNode)l).ToArray()),
+            ["results"] = results,
+        };
+        WriteAtomically(Out, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(Out)}[/]");
+        return 0;
+    }
+
+    sealed record Result(JsonObject Json, int Frames, double AudioSeconds, double Forward, double ForwardPadded, double Train,
+        double TrainPadded, double TrainFlops, long ArenaBytes);
+
+    Result Measure(string preset, ModelConfig config, int[] lengths, int repeats)
+    {
+        int b = lengths.Length, frames = lengths.Max(), bins = config.Bins;
+        var batch = new Batch(b, frames, bins) { Count = b, Frames = frames };
+        var rng = new Random(Seed + b);
+        for (int i = 0; i < b; i++)
+        {
+            batch.Lengths[i] = lengths[i];
+            batch.Labels[i] = rng.Next(config.Classes);
+            batch.Indices[i] = i;
+            var sample = batch.Sample(i);
+            for (int j = 0; j < lengths[i] * bins; j++) sample[j] = (float)(rng.NextDouble() * 2 - 1);
+        }
+        var padded = new Batch(b, frames, bins) { Count = b, Frames = frames };
+        batch.Features.AsSpan().CopyTo(padded.Features);
+        batch.Labels.AsSpan().CopyTo(padded.Labels);
+        padded.Lengths.AsSpan(0, b).Fill(frames);
+
+        using var ex = Executor.Create(config, new ExecutorOptions { MaxBatch = b, MaxFrames = frames, Device = Device, Threads = Threads });
+        ex.InitializeParameters(1);
+        double audio = lengths.Sum() / 100.0;
+        AnsiConsole.MarkupLine($"  {preset} B={b} T={frames} ({audio:0.0} s of audio, {b * frames / 100.0:0.0} s padded) ...");
+
+        double Time(Action step)
+        {
+            for (int i = 0; i < Warmup; i++) step();
+            var times = new List<double>();
+            for (int i = 0; i < repeats; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                step();
+                times.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
+            return Median(times);
+        }
+
+        double fwd = Time(() => ex.Evaluate(batch));
+        double fwdPad = Time(() => ex.Evaluate(padded));
+        double train = Time(() => ex.TrainStep(batch));
+        double trainPad = Time(() => ex.TrainStep(padded));
+
+        var flops = new FlopCounter();
+        ex.Observer = flops;
+        ex.TrainStep(batch);
+        ex.Observer = null;
+        if (Layers)
+        {
+            var padFlops = new FlopCounter();
+            ex.Observer = padFlops;
+            ex.TrainStep(padded);
+            ex.Observer = null;
+            var t = new Table().Border(TableBorder.Simple).AddColumns("layer", "pass", "ms", "GFLOP/s", "padded ms", "pad x");
+            foreach (var key in flops.Order)
+            {
+                var (ms, f) = flops.Layers[key];
+                var (pms, _) = padFlops.Layers[key];
+                t.AddRow(key.Layer, key.Pass.ToString(), F(ms, "0.0"), F(f / ms / 1e6, "0.0"), F(pms, "0.0"), F(pms / ms, "0.00"));
+            }
+            AnsiConsole.Write(t);
+        }
+
+        var json = new JsonObject
+        {
+            ["preset"] = preset,
+            ["config"] = JsonNode.Parse(config.ToJson()),
+            ["batch"] = b,
+            ["frames"] = frames,
+            ["audio_seconds"] = audio,
+            ["padded_audio_seconds"] = b * frames / 100.0,
+            ["forward"] = Stats(b, audio, fwd, fwdPad),
+            ["train_step"] = Stats(b, audio, train, trainPad),
+            ["train_step_gflop"] = flops.Total / 1e9,
+            ["train_step_gflops_per_s"] = flops.Total / train / 1e9,
+            ["arena_bytes"] = ex.ArenaBytes,
+            ["arenas"] = new JsonObject(ex.ArenaUsage.Select(a => KeyValuePair.Create(a.Name, (JsonNode?)a.Bytes))),
+        };
+        return new Result(json, frames, audio, fwd, fwdPad, train, trainPad, flops.Total, ex.ArenaBytes);
+    }
+
+    static JsonObject Stats(int b, double audio, double variable, double padded) => new()
+    {
+        ["variable_seconds"] = variable,
+        ["padded_seconds"] = padded,
+        ["variable_utterances_per_s"] = b / variable,
+        ["variable_audio_seconds_per_s"] = audio / variable,
+        ["padded_utterances_per_s"] = b / padded,
+        ["padded_audio_seconds_per_s"] = audio / padded,
+        ["padding_speedup"] = padded / variable,
+    };
+
+    sealed class FlopCounter : IExecutorObserver
+    {
+        public double Total;
+        public readonly Dictionary<(string Layer, LayerPass Pass), (double Ms, double Flops)> Layers = [];
+        public readonly List<(string Layer, LayerPass Pass)> Order = [];
+        public void LayerStarted(string layer, LayerPass pass) { }
+        public void LayerEnded(string layer, LayerPass pass, long elapsedTicks, double flops)
+        {
+            Total += flops;
+            if (!Layers.ContainsKey((layer, pass))) Order.Add((layer, pass));
+            Layers[(layer, pass)] = (elapsedTicks * 1000.0 / Stopwatch.Frequency, flops);
+        }
+    }
+
+    /// <summary>Utterance lengths in frames (100 per second): log-normal, median 3.5 s, sigma 0.6, clipped to 1..12 s.</summary>
+    static int[] SyntheticLengths(int seed, int count)
+    {
+        var r = new Random(seed);
+        var lengths = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            double z = Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
+            double seconds = Math.Clamp(3.5 * Math.Exp(0.6 * z), 1.0, 12.0);
+            lengths[i] = (int)Math.Round(seconds * 100);
+        }
+        return lengths;
+    }
+
+    static int[] ParseSizes(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var sizes = new List<int>();
+        foreach (var p in parts)
+        {
+            if (!int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v < 1 || v > 4096)
+                throw new SerException($"--batch-sizes: '{p}' is not a batch size (1..4096)");
+            sizes.Add(v);
+        }
+        return sizes.Count > 0 ? sizes.ToArray() : throw new SerException("--batch-sizes: no sizes given");
+    }
+
+    static double Median(List<double> v)
+    {
+        v.Sort();
+        return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
+    }
+
+    static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
+
+    static void WriteAtomically(string path, string text)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temp = full + $".{Environment.ProcessId}.tmp";
+        File.WriteAllText(temp, text);
+        File.Move(temp, full, overwrite: true);
+    }
+}
