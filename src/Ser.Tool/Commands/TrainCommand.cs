@@ -12,19 +12,19 @@ namespace Ser.Tool.Commands;
 
 /// <summary>
 /// `sertool train`: the paper's experiment (leave one session out, model chosen on the validation speaker's UA, scored on
-/// the test speaker). With no options: the embedded synthetic corpus, small preset, variable-length mode, fold 1 only
+/// the test speaker). With no options: the embedded synthetic corpus at 2280 utterances, small preset, variable-length mode, fold 1 only
 /// (the quick start; --folds all runs the full protocol). Writes a run folder (default runs/&lt;yyyyMMdd-HHmmss&gt;):
 /// fold{k}/best.ser, fold{k}/last.ser, model.ser, report.md, report.json, confusion.png, learning-curves.png, state.json.
 /// Ctrl-C stops between two batches with a resumable checkpoint; --resume continues (the newest run in runs/ when no
 /// --out is given). Options left out on --resume are taken from the run; options given must match it.
 /// </summary>
-[Verb("train", HelpText = "Train and test the CRNN with the paper's leave-one-session-out protocol (default: synthetic corpus, small preset, fold 1).")]
+[Verb("train", HelpText = "Train and test the CRNN with the paper's leave-one-session-out protocol (default: synthetic corpus of 2280 utterances, small preset, fold 1).")]
 internal sealed class TrainCommand : ICommand
 {
     public const string RunsFolder = "runs";
     static readonly TrainingSettings Defaults = new();
 
-    [Option("corpus", HelpText = "Corpus spec (default synthetic): synthetic[:utterances=N,seed=S], iemocap:PATH, ravdess:PATH, cremad:PATH, emodb:PATH, manifest:FILE.csv")]
+    [Option("corpus", HelpText = "Corpus spec (default synthetic:utterances=2280, the synthetic corpus at IEMOCAP-improvised size): synthetic[:utterances=N,seed=S], iemocap:PATH, ravdess:PATH, cremad:PATH, emodb:PATH, manifest:FILE.csv")]
     public string? Corpus { get; set; }
 
     [Option("preset", HelpText = "Model size: small (default; quick on a CPU), paper (the paper's sizes), or a model config JSON file.")]
@@ -36,7 +36,7 @@ internal sealed class TrainCommand : ICommand
     [Option("folds", HelpText = "Folds to run: all, or numbers like 1,3 (default 1: one fold, so the quick start stays quick).")]
     public string? Folds { get; set; }
 
-    [Option("epochs", HelpText = "Most epochs per fold (default 30).")]
+    [Option("epochs", HelpText = "Most epochs per fold (default 20).")]
     public int? Epochs { get; set; }
 
     [Option("batch-size", HelpText = "Utterances (or pieces) per training batch (default 16).")]
