@@ -168,6 +168,9 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
 
     TensorView Flat(Arena arena, long elements) => arena.View(0, new Shape(checked((int)elements)));
     TensorView Input => _actArena!.View(_inputRegion, _inputShape.Concrete(Batch, Frames));
+    /// <summary>Layer <paramref name="index"/>'s output for the current batch, valid after <see cref="Forward"/> (read-only use:
+    /// inspecting activations, e.g. the sequence the BiLSTM reads).</summary>
+    public TensorView OutputView(int index) => _actArena!.View(_outRegion[index], _layers[index].Output.Concrete(Batch, Frames));
     public TensorView LogitsView => _actArena!.View(_outRegion[^1], _layers[^1].Output.Concrete(Batch, Frames));
     TensorView DLogitsView => _actArena!.View(_gradRegion[_dyBuffer[^1]], _layers[^1].Output.Concrete(Batch, Frames));
 

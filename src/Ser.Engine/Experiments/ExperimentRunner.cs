@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Globalization;
+using Ser.Engine.Data;
+using Ser.Engine.IO;
+using Ser.Engine.Training;
+
+namespace Ser.Engine.Experiments;
+
+/// <summary>Where and how a run executes (none of it changes the results).</summary>
+public sealed record RunOptions
+{
+    /// <summary>The run folder: state.json, fold{k}/best.ser and last.ser, model.ser, report.md, report.json.</summary>
+    public required string OutputDirectory { get; init; }
+    /// <summary>Continue the run in <see cref="OutputDirectory"/> (finished folds are kept, the current one continues
+    /// from its last.ser). Without it, a folder that already holds a run is refused.</summary>
+    public bool Resume { get; init; }
+    public string Device { get; init; } = "cpu";
+    /// <summary>CPU threads; 0 = all cores.</summary>
+    public int Threads { get; init; }
+}
+
+/// <summary>
+/// The experiment of the paper on one corpus: leave-one-session-out folds (<see cref="Folds.LeaveOneSessionOut"/>), each
+/// trained by <see cref="FoldTrainer"/>, then the report (per fold and pooled WA/UA and confusion matrices). Files in
+/// the run folder: fold{k}/best.ser (chosen weights), fold{k}/last.ser (resumable), model.ser (the best fold's
+/// best.ser by validation UA: the validation speaker, never the test speaker, decides), report.md, report.json and
+/// state.json (finished folds). A cancel request stops between two training batches with everything saved and throws
+/// <see cref="OperationCanceledException"/>.
+/// </summary>
+public static class ExperimentRunner
+{
+    public const string ModelFile = "model.ser", ReportMarkdown = "report.md", ReportJson = "report.json";
+
+    public static ExperimentReport Run(TrainingSettings settings, RunOptions run, TrainingObserver? observer = null,
+        CancellationToken cancel = default)
+    {
+        observer ??= new SilentObserver();
+        settings.Validate();
+        var clock = Stopwatch.StartNew();
+        string dir = run.OutputDirectory;
+        RunState state;
+        if (run.Resume)
+        {
+            state = RunState.Load(dir);
+            if (!state.Settings.Equals(settings))
+                throw new SerException($"{RunState.PathIn(dir)}: the run was started with other settings ({Describe(state.Settings)}); " +
+                                       $"resume it with the same options or start a new --out");
+        }
+        else
+        {
+            if (File.Exists(RunState.PathIn(dir)))
+                throw new SerException($"{dir}: already holds a run (state.json); continue it with --resume or choose another --out");
+            state = new RunState { Settings = settings };
+        }
+
+        var corpus = CorpusSpec.Load(settings.Corpus);
+        var folds = Folds.LeaveOneSessionOut(corpus);
+        foreach (int f in settings.Folds)
+            if (f > folds.Count) throw new SerException($"--folds: corpus {corpus.Name} has {folds.Count} folds (sessions), there is no fold {f}");
+        var labels = corpus.Classes;
+        if (state.Labels.Count > 0 && !state.Labels.SequenceEqual(labels))
+            throw new SerException($"{RunState.PathIn(dir)}: the run's classes ({string.Join(", ", state.Labels)}) differ from the corpus's ({string.Join(", ", labels)})");
+        state.Labels = labels.ToList();
+        Directory.CreateDirectory(dir);
+        state.Save(dir);
+
+        double priorSeconds = state.Seconds;   // earlier sessions of a resumed run
+        var done = state.Completed.ToDictionary(c => c.Fold);
+        var todo = settings.Folds.Where(f => !done.ContainsKey(f)).ToArray();
+        foreach (int f in settings.Folds.Where(done.ContainsKey))
+            observer.Message($"fold {f}: already finished in this run, kept");
+
+        string device = run.Device;
+        if (todo.Length > 0)
+        {
+            var featureClock = Stopwatch.StartNew();
+            observer.Message($"computing spectrograms of {corpus.Count} utterances ({corpus.TotalSeconds / 60:F1} min of audio)...");
+            var cache = FeatureCache.Compute(corpus);
+            observer.Message(string.Create(CultureInfo.InvariantCulture,
+                $"spectrograms: {cache.Count} utterances, {SumFrames(cache)} frames x {cache.Bins} bins in {featureClock.Elapsed.TotalSeconds:F1} s"));
+            var executorOptions = new ExecutorOptions { Device = run.Device, Threads = run.Threads };
+            foreach (int f in todo)
+            {
+                var fold = folds[f - 1];
+                string foldDir = Path.Combine(dir, $"fold{f}");
+                var trainer = new FoldTrainer(settings, fold, Array.IndexOf(settings.Folds, f), settings.Folds.Length, cache, labels,
+                    foldDir, executorOptions, observer);
+                var result = trainer.Run(run.Resume, cancel);
+                done[f] = RunState.CompletedFold.From(result);
+                state.Completed = settings.Folds.Where(done.ContainsKey).Select(k => done[k]).ToList();
+                state.Seconds = priorSeconds + clock.Elapsed.TotalSeconds;
+                state.Save(dir);
+            }
+        }
+
+        var results = settings.Folds.Select(f => done[f].ToResult(labels)).ToList();
+        var report = new ExperimentReport
+        {
+            Mode = TrainingSettings.ModeName(settings.Mode),
+            Preset = settings.Preset,
+            Corpus = corpus.Name,
+            Device = $"{device} ({(run.Threads > 0 ? run.Threads : Environment.ProcessorCount)} threads)",
+            Labels = labels,
+            Settings = WithFoldNote(settings, folds.Count),
+            Folds = results,
+            Seconds = priorSeconds + clock.Elapsed.TotalSeconds,
+        };
+        AtomicFile.WriteAllText(Path.Combine(dir, ReportMarkdown), report.ToMarkdown());
+        AtomicFile.WriteAllText(Path.Combine(dir, ReportJson), report.ToJson());
+
+        // model.ser: the fold whose best weights scored highest on their validation speaker (ties: the earlier fold).
+        var chosen = results.OrderByDescending(r => r.BestValidationUA).ThenBy(r => r.Fold).First();
+        string source = Path.Combine(dir, chosen.CheckpointPath);
+        AtomicFile.Write(Path.Combine(dir, ModelFile), s => { using var from = File.OpenRead(source); from.CopyTo(s); });
+        return report;
+    }
+
+    static IReadOnlyDictionary<string, string> WithFoldNote(TrainingSettings settings, int foldCount)
+    {
+        var d = new Dictionary<string, string>(settings.ToDictionary());
+        d["folds"] = settings.Folds.Length == foldCount
+            ? $"all {foldCount} (leave one session out)"
+            : $"{string.Join(",", settings.Folds)} of {foldCount} (a subset of the leave-one-session-out protocol)";
+        return d;
+    }
+
+    static long SumFrames(FeatureCache cache)
+    {
+        long n = 0;
+        for (int i = 0; i < cache.Count; i++) n += cache.Frames(i);
+        return n;
+    }
+
+    static string Describe(TrainingSettings s) => string.Create(CultureInfo.InvariantCulture,
+        $"corpus {s.Corpus}, preset {s.Preset}, mode {TrainingSettings.ModeName(s.Mode)}, folds {string.Join(",", s.Folds)}, epochs {s.Epochs}, " +
+        $"batch {s.BatchSize}, lr {s.LearningRate}, seed {s.Seed}, patience {s.Patience}");
+
+    sealed class SilentObserver : TrainingObserver;
+}

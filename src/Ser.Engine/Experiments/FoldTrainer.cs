@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using System.Globalization;
+using Ser.Engine.Checkpoints;
+using Ser.Engine.Data;
+using Ser.Engine.Features;
+using Ser.Engine.Training;
+
+namespace Ser.Engine.Experiments;
+
+/// <summary>
+/// Trains and tests one leave-one-session-out fold (the paper's protocol):
+/// <list type="number">
+/// <item>feature statistics and loss class counts from the fold's training split only;</item>
+/// <item>each epoch: one pass over the training split in a seeded, length-bucketed order (Adam), then the validation
+///   speaker's UA; the best epoch's weights (ties: lower validation loss) are kept in fold{k}/best.ser;</item>
+/// <item>early stopping after <see cref="TrainingSettings.Patience"/> epochs without a better validation UA;</item>
+/// <item>the best weights are scored once on the test speaker.</item>
+/// </list>
+/// fold{k}/last.ser (weights, Adam state, <see cref="FoldProgress"/>) is written after every epoch and when a cancel
+/// request stops training between two batches, so a killed run loses at most one epoch and a cancelled one nothing.
+/// Everything random comes from (seed, fold): same settings on the CPU give bit-identical weights, resumed or not.
+/// </summary>
+internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int position, int foldCount, FeatureCache cache,
+    IReadOnlyList<string> labels, string foldDir, ExecutorOptions executorOptions, TrainingObserver observer)
+{
+    public const string BestFile = "best.ser", LastFile = "last.ser";
+
+    public string BestPath => Path.Combine(foldDir, BestFile);
+    public string LastPath => Path.Combine(foldDir, LastFile);
+
+    /// <summary>Runs the fold (continuing from last.ser when <paramref name="resume"/> and it exists).
+    /// A cancel request throws <see cref="OperationCanceledException"/> after last.ser is written.</summary>
+    public FoldResult Run(bool resume, CancellationToken cancel)
+    {
+        var stats = cache.Statistics(fold.Train);               // training split only
+        var train = SplitFeeder.Create(settings.Mode, cache, fold.Train, stats, settings.BatchSize);
+        var validation = SplitFeeder.Create(settings.Mode, cache, fold.Validation, stats, settings.BatchSize);
+        var test = SplitFeeder.Create(settings.Mode, cache, fold.Test, stats, settings.BatchSize);
+        float[] classCounts = train.ClassCounts(labels.Count);
+        var config = settings.Model(labels.Count);
+
+        int maxFrames = Math.Max(train.MaxFrames, Math.Max(validation.MaxFrames, test.MaxFrames));
+        using var executor = Executor.Create(config, executorOptions with
+        {
+            MaxBatch = settings.BatchSize,
+            MaxFrames = maxFrames,
+            Training = true,
+            DropoutSeed = Seeds.Mix(settings.Seed, fold.Number, 2),
+        });
+        executor.Adam = new AdamOptions { LearningRate = settings.LearningRate, ClipNorm = settings.ClipNorm };
+
+        var progress = new FoldProgress();
+        if (resume && File.Exists(LastPath))
+        {
+            var last = Checkpoint.Load(LastPath);
+            CheckBelongs(last);
+            last.ApplyTo(executor, includeOptimizer: true);
+            progress = FoldProgress.FromJson(last.Metadata.GetValueOrDefault("fold_progress") ?? "", LastPath);
+            observer.Message($"fold {fold.Number}: resuming after epoch {progress.CompletedEpochs}" +
+                             (progress.BatchesDone > 0 ? $" and {progress.BatchesDone} batches of epoch {progress.CompletedEpochs + 1}" : ""));
+        }
+        else
+        {
+            executor.InitializeParameters(Seeds.Mix(settings.Seed, fold.Number, 1));
+        }
+        Directory.CreateDirectory(foldDir);
+
+        var trainBatch = train.CreateBatch();
+        var plan = new FoldPlan(fold.Number, position, foldCount, fold.HeldOutSession, Join(fold.ValidationSpeakers), Join(fold.TestSpeakers),
+            fold.Train.Length, fold.Validation.Length, fold.Test.Length, train.SampleCount, progress.CompletedEpochs + 1, settings.Epochs,
+            train.Epoch(EpochSeed(1)).Count);
+        observer.FoldStarted(plan);
+
+        while (!progress.Stopped && progress.CompletedEpochs < settings.Epochs)
+        {
+            cancel.ThrowIfCancellationRequested();   // last.ser already holds the finished epochs
+            int epoch = progress.CompletedEpochs + 1;
+            var batches = train.Epoch(EpochSeed(epoch));
+            observer.EpochStarted(fold.Number, epoch, batches.Count, progress.BatchesDone);
+            var clock = Stopwatch.StartNew();
+            double seconds0 = progress.EpochSeconds;
+            double audioFrames = 0;
+            for (int b = progress.BatchesDone; b < batches.Count; b++)
+            {
+                if (cancel.IsCancellationRequested)
+                {
+                    progress.EpochSeconds = seconds0 + clock.Elapsed.TotalSeconds;
+                    SaveLast(executor, stats, progress);
+                    cancel.ThrowIfCancellationRequested();
+                }
+                train.Fill(trainBatch, batches[b]);
+                var step = executor.TrainStep(trainBatch, classCounts);
+                if (!double.IsFinite(step.Loss))
+                    throw new SerException($"fold {fold.Number}, epoch {epoch}: the training loss became {step.Loss} (try a lower --lr)");
+                progress.BatchesDone = b + 1;
+                progress.EpochLossSum += step.Loss;
+                progress.EpochCorrect += step.Correct;
+                progress.EpochSamples += step.Count;
+                for (int i = 0; i < trainBatch.Count; i++) audioFrames += trainBatch.Lengths[i];   // input frames (a piece counts 3 s)
+                double elapsed = Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+                observer.BatchCompleted(new BatchProgress(fold.Number, epoch, b + 1, batches.Count, step.Count, step.Loss,
+                    progress.EpochLossSum / progress.BatchesDone, (progress.EpochSamples) / (elapsed + seconds0),
+                    audioFrames / 100.0 / elapsed));
+            }
+
+            var scores = validation.Evaluate(executor, labels);
+            double ua = scores.Confusion.UnweightedAccuracy, wa = scores.Confusion.WeightedAccuracy;
+            var record = new EpochRecord(epoch, progress.EpochLossSum / Math.Max(1, progress.BatchesDone),
+                (double)progress.EpochCorrect / Math.Max(1, progress.EpochSamples), scores.Loss, ua, wa,
+                seconds0 + clock.Elapsed.TotalSeconds);
+            progress.History.Add(record);
+            bool improved = progress.BestEpoch == 0 || ua > progress.BestValidationUA || (ua == progress.BestValidationUA && scores.Loss < progress.BestValidationLoss);
+            if (improved)
+            {
+                progress.BestEpoch = epoch;
+                progress.BestValidationUA = ua;
+                progress.BestValidationLoss = scores.Loss;
+                Checkpoint.Save(BestPath, executor, labels, stats, Metadata(epoch, ua), includeOptimizer: false, epoch: epoch);
+            }
+            progress.CompletedEpochs = epoch;
+            progress.BatchesDone = 0;
+            progress.EpochLossSum = 0;
+            progress.EpochCorrect = progress.EpochSamples = 0;
+            progress.EpochSeconds = 0;
+            if (settings.Patience > 0 && epoch - progress.BestEpoch >= settings.Patience && epoch < settings.Epochs)
+                progress.Stopped = true;
+            SaveLast(executor, stats, progress);
+            observer.EpochCompleted(fold.Number, record, improved, progress.Stopped);
+        }
+
+        // The chosen model: the best epoch's weights, scored once on the test speaker.
+        var best = Checkpoint.Load(BestPath);
+        CheckBelongs(best);
+        best.ApplyTo(executor, includeOptimizer: false);
+        var testScores = test.Evaluate(executor, labels);
+        var result = new FoldResult
+        {
+            Fold = fold.Number,
+            TestSession = fold.HeldOutSession,
+            ValidationSpeaker = Join(fold.ValidationSpeakers),
+            TestSpeaker = Join(fold.TestSpeakers),
+            BestEpoch = progress.BestEpoch,
+            BestValidationUA = progress.BestValidationUA,
+            Test = testScores.Confusion,
+            History = progress.History,
+            CheckpointPath = Path.Combine(Path.GetFileName(foldDir), BestFile),
+        };
+        observer.FoldCompleted(result);
+        return result;
+    }
+
+    int EpochSeed(int epoch) => (int)(Seeds.Mix(settings.Seed, fold.Number, 1000 + epoch) & 0x7FFF_FFFF);
+
+    static string Join(IReadOnlyList<string> speakers) => string.Join(",", speakers);
+
+    void SaveLast(Executor executor, FeatureStats stats, FoldProgress progress)
+    {
+        var meta = Metadata(progress.BestEpoch, progress.BestValidationUA);
+        meta["fold_progress"] = progress.ToJson();
+        Checkpoint.Save(LastPath, executor, labels, stats, meta, includeOptimizer: true, epoch: progress.CompletedEpochs);
+    }
+
+    Dictionary<string, string> Metadata(int epoch, double validationUA)
+    {
+        var meta = new Dictionary<string, string>
+        {
+            ["length_mode"] = TrainingSettings.ModeName(settings.Mode),
+            ["preset"] = settings.Preset,
+            ["corpus"] = settings.Corpus,
+            ["fold"] = fold.Number.ToString(CultureInfo.InvariantCulture),
+            ["test_session"] = fold.HeldOutSession,
+            ["validation_speakers"] = Join(fold.ValidationSpeakers),
+            ["test_speakers"] = Join(fold.TestSpeakers),
+            ["best_epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
+            ["validation_ua"] = validationUA.ToString("R", CultureInfo.InvariantCulture),
+            ["settings"] = System.Text.Json.JsonSerializer.Serialize(settings, TrainingSettings.JsonOptions),
+        };
+        if (settings.Mode == LengthMode.Fixed) meta["piece_frames"] = FixedLengthPieces.Frames.ToString(CultureInfo.InvariantCulture);
+        return meta;
+    }
+
+    /// <summary>A checkpoint of another run or fold in this folder is refused rather than silently mixed in.</summary>
+    void CheckBelongs(Checkpoint checkpoint)
+    {
+        string expected = System.Text.Json.JsonSerializer.Serialize(settings, TrainingSettings.JsonOptions);
+        if (checkpoint.Metadata.GetValueOrDefault("settings") != expected ||
+            checkpoint.Metadata.GetValueOrDefault("fold") != fold.Number.ToString(CultureInfo.InvariantCulture))
+            throw new SerException($"{checkpoint.Path}: belongs to a different run or fold than the one being resumed (settings differ)");
+    }
+}
+
+/// <summary>Derived seeds: one 64-bit value per (seed, fold, purpose), so each random stream is independent.</summary>
+internal static class Seeds
+{
+    public static ulong Mix(int seed, int fold, int purpose)
+    {
+        ulong z = (ulong)(uint)seed * 0x9E3779B97F4A7C15UL ^ (ulong)(uint)fold << 32 ^ (ulong)(uint)purpose * 0xD1B54A32D192ED03UL;
+        z += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using CommandLine;
+using Ser.Engine;
+using Ser.Engine.Data;
+using Ser.Engine.Inference;
+using Ser.Engine.Metrics;
+using Ser.Tool.Progress;
+using Spectre.Console;
+
+namespace Ser.Tool.Commands;
+
+/// <summary>
+/// `sertool evaluate --model M [--corpus SPEC] [--speakers A,B] [--json]`: WA, UA and the confusion matrix (paper layout)
+/// of a trained model on a corpus, through <see cref="EmotionRecognizer"/> (the checkpoint's feature statistics, labels
+/// and length mode: a fixed-length model averages its 3 s pieces). Utterances whose label the model does not know are
+/// skipped and counted.
+/// </summary>
+[Verb("evaluate", HelpText = "Score a trained model on a corpus: WA, UA and the confusion matrix.")]
+internal sealed class EvaluateCommand : ICommand
+{
+    [Option("model", Required = true, HelpText = "Checkpoint (.ser) written by sertool train, e.g. runs/<run>/model.ser.")]
+    public string Model { get; set; } = "";
+
+    [Option("corpus", Default = CorpusSpec.Default, HelpText = "Corpus spec: synthetic[:utterances=N,seed=S], iemocap:PATH, ravdess:PATH, cremad:PATH, emodb:PATH, manifest:FILE.csv")]
+    public string Corpus { get; set; } = CorpusSpec.Default;
+
+    [Option("speakers", HelpText = "Only these speakers (comma-separated ids), e.g. a fold's test speaker.")]
+    public string? Speakers { get; set; }
+
+    [Option("json", HelpText = "Print machine-readable JSON instead of tables.")]
+    public bool Json { get; set; }
+
+    [Option("threads", Default = 0, HelpText = "Utterances scored in parallel (0 = all cores).")]
+    public int Threads { get; set; }
+
+    public int Run()
+    {
+        var clock = Stopwatch.StartNew();
+        if (Threads < 0) throw new SerException($"--threads must be 0 (all cores) or positive (got {Threads})");
+        using var recognizer = EmotionRecognizer.Load(Model, new EmotionRecognizerOptions { MaxConcurrency = Threads, ThreadsPerPrediction = 1 });
+        var corpus = CorpusSpec.Load(Corpus);
+        var utterances = corpus.Utterances.AsEnumerable();
+        if (Speakers is not null)
+        {
+            var wanted = Speakers.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+            var unknown = wanted.Except(corpus.Speakers).ToList();
+            if (unknown.Count > 0) throw new SerException($"--speakers: corpus {corpus.Name} has no speaker {string.Join(", ", unknown)}");
+            utterances = utterances.Where(u => wanted.Contains(u.Speaker));
+        }
+        var labels = recognizer.Labels;
+        var known = utterances.Where(u => labels.Contains(u.Label)).ToList();
+        int skipped = utterances.Count() - known.Count;
+        if (known.Count == 0) throw new SerException($"corpus {corpus.Name}: no utterances with a label the model knows ({string.Join(", ", labels)})");
+
+        var predicted = new int[known.Count];
+        Parallel.For(0, known.Count, new ParallelOptions { MaxDegreeOfParallelism = Threads > 0 ? Threads : Environment.ProcessorCount }, i =>
+        {
+            var p = recognizer.Predict(known[i].Audio.Load(), 16000);
+            predicted[i] = IndexOf(labels, p.Label);
+        });
+        var confusion = new ConfusionMatrix(labels);
+        for (int i = 0; i < known.Count; i++) confusion.Add(IndexOf(labels, known[i].Label), predicted[i]);
+
+        if (Json)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(new
+            {
+                model = Model,
+                corpus = corpus.Name,
+                speakers = Speakers,
+                length_mode = recognizer.Mode.ToString().ToLowerInvariant(),
+                utterances = known.Count,
+                skipped,
+                wa = confusion.WeightedAccuracy,
+                ua = confusion.UnweightedAccuracy,
+                labels,
+                confusion_counts = confusion.ToJaggedCounts(),
+                confusion_percent = ToJagged(confusion.RowPercent()),
+            }, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
+        var console = ResultTables.CreateConsole();
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{Model} ({recognizer.Mode.ToString().ToLowerInvariant()}-length) on {corpus.Name}{(Speakers is null ? "" : $", speakers {Speakers}")}: " +
+            $"{known.Count} utterances{(skipped > 0 ? $" ({skipped} skipped: label unknown to the model)" : "")}"));
+        console.WriteLine($"WA {ResultTables.Pct(confusion.WeightedAccuracy)}  UA {ResultTables.Pct(confusion.UnweightedAccuracy)}");
+        console.Write(ResultTables.Confusion(confusion, "confusion (rows actual, % of row)"));
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done in {clock.Elapsed.TotalSeconds:F1} s"));
+        return 0;
+    }
+
+    static int IndexOf(IReadOnlyList<string> labels, string label)
+    {
+        for (int i = 0; i < labels.Count; i++) if (labels[i] == label) return i;
+        return -1;
+    }
+
+    static double[][] ToJagged(double[,] a) =>
+        Enumerable.Range(0, a.GetLength(0)).Select(r => Enumerable.Range(0, a.GetLength(1)).Select(c => Math.Round(a[r, c], 4)).ToArray()).ToArray();
+}

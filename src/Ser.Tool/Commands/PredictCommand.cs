@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Text.Json;
+using CommandLine;
+using Ser.Engine;
+using Ser.Engine.Inference;
+using Ser.Tool.Progress;
+using Spectre.Console;
+
+namespace Ser.Tool.Commands;
+
+/// <summary>
+/// `sertool predict --model M a.wav b.wav ... [--json]`: the emotion of each WAV (any rate, channel count and PCM/float
+/// format) with every class's probability, through <see cref="EmotionRecognizer"/>. Files are recognised in parallel and
+/// reported in the order given. A file that cannot be read gets a one-line `sertool: error: FILE: problem` on stderr
+/// (and an "error" entry in JSON) while the others are still reported; the exit code is then 1.
+/// </summary>
+[Verb("predict", HelpText = "Recognise the emotion of WAV files with a trained model (label and per-class probabilities).")]
+internal sealed class PredictCommand : ICommand
+{
+    [Option("model", Required = true, HelpText = "Checkpoint (.ser) written by sertool train, e.g. runs/<run>/model.ser.")]
+    public string Model { get; set; } = "";
+
+    [Value(0, MetaName = "FILE.wav", Min = 1, HelpText = "WAV files (any sample rate and channel count).")]
+    public IEnumerable<string> Files { get; set; } = [];
+
+    [Option("json", HelpText = "Print machine-readable JSON instead of a table.")]
+    public bool Json { get; set; }
+
+    [Option("threads", Default = 0, HelpText = "Files recognised in parallel (0 = all cores).")]
+    public int Threads { get; set; }
+
+    public int Run()
+    {
+        var files = Files.ToList();
+        if (files.Count == 0) throw new SerException("predict: give at least one WAV file");
+        if (Threads < 0) throw new SerException($"--threads must be 0 (all cores) or positive (got {Threads})");
+        using var recognizer = EmotionRecognizer.Load(Model, new EmotionRecognizerOptions { MaxConcurrency = Threads, ThreadsPerPrediction = 1 });
+
+        var results = new (EmotionPrediction? Prediction, string? Error)[files.Count];
+        Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Threads > 0 ? Threads : Environment.ProcessorCount }, i =>
+        {
+            try
+            {
+                results[i] = (recognizer.PredictFile(files[i]), null);
+            }
+            catch (Exception e) when (e is SerException or IOException or UnauthorizedAccessException)
+            {
+                string message = e.Message.ReplaceLineEndings(" ").Trim();
+                results[i] = (null, message.Contains(files[i], StringComparison.Ordinal) ? message : $"{files[i]}: {message}");
+            }
+        });
+
+        foreach (var (_, error) in results)
+            if (error is not null) Console.Error.WriteLine($"sertool: error: {error}");
+        if (Json) WriteJson(files, results, recognizer.Labels);
+        else WriteTable(files, results, recognizer.Labels);
+        return results.Any(r => r.Error is not null) ? 1 : 0;
+    }
+
+    static void WriteTable(List<string> files, (EmotionPrediction? Prediction, string? Error)[] results, IReadOnlyList<string> labels)
+    {
+        if (results.All(r => r.Prediction is null)) return;
+        var table = new Table();
+        table.AddColumn("file");
+        table.AddColumn("seconds");
+        table.AddColumn("emotion");
+        foreach (var l in labels) table.AddColumn(new TableColumn(l).RightAligned());
+        for (int i = 0; i < files.Count; i++)
+        {
+            if (results[i].Prediction is not { } p) continue;
+            table.AddRow(ResultTables.Cells([files[i], p.Seconds.ToString("F2", CultureInfo.InvariantCulture), p.Label,
+                .. labels.Select(l => p.Probabilities[l].ToString("F3", CultureInfo.InvariantCulture))]));
+        }
+        ResultTables.CreateConsole().Write(table);
+    }
+
+    static void WriteJson(List<string> files, (EmotionPrediction? Prediction, string? Error)[] results, IReadOnlyList<string> labels)
+    {
+        var items = files.Select((f, i) => results[i].Prediction is { } p
+            ? (object)new { file = f, label = p.Label, seconds = p.Seconds, probabilities = labels.ToDictionary(l => l, l => p.Probabilities[l]) }
+            : new { file = f, error = results[i].Error });
+        Console.Out.WriteLine(JsonSerializer.Serialize(new { labels, results = items }, new JsonSerializerOptions { WriteIndented = true }));
+    }
+}

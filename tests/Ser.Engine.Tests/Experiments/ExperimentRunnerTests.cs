@@ -1,0 +1,168 @@
+using Ser.Engine.Checkpoints;
+using Ser.Engine.Data;
+using Ser.Engine.Experiments;
+
+namespace Ser.Engine.Tests.Experiments;
+
+/// <summary>The protocol end to end on a tiny corpus (40 short utterances, 5 sessions of two speakers) and a tiny model.</summary>
+public sealed class ExperimentRunnerTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("ser-runner-").FullName;
+    readonly string Corpus, SmallCorpus;
+
+    public ExperimentRunnerTests()
+    {
+        Corpus = TinyCorpus.Write(Path.Combine(_dir, "corpus"));
+        SmallCorpus = TinyCorpus.Write(Path.Combine(_dir, "corpus3"), sessions: 3);   // 3 folds: less to train where runs repeat
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    TrainingSettings Settings(int[] folds, int epochs = 2, LengthMode mode = LengthMode.Variable, bool small = false) => new()
+    {
+        Corpus = small ? SmallCorpus : Corpus,
+        Preset = "tiny",
+        CustomModel = TinyCorpus.Model,
+        Mode = mode,
+        Folds = folds,
+        Epochs = epochs,
+        BatchSize = 4,
+        Patience = 0,
+        Seed = 5,
+    };
+
+    RunOptions Options(string name, bool resume = false) => new() { OutputDirectory = Path.Combine(_dir, name), Resume = resume, Threads = 1 };
+
+    /// <summary>Cancels the run when a given batch of a given fold and epoch has been trained (like Ctrl-C).</summary>
+    sealed class CancelAt(CancellationTokenSource cts, int fold, int epoch, int batch) : TrainingObserver
+    {
+        public List<string> Messages { get; } = [];
+        public List<FoldPlan> Plans { get; } = [];
+        public override void Message(string text) => Messages.Add(text);
+        public override void FoldStarted(FoldPlan plan) => Plans.Add(plan);
+        public override void BatchCompleted(BatchProgress p)
+        {
+            if (p.Fold == fold && p.Epoch == epoch && p.Batch == batch) cts.Cancel();
+        }
+        public override void EpochCompleted(int f, EpochRecord record, bool improved, bool stopping)
+        {
+            if (f == fold && record.Epoch == epoch && batch == 0) cts.Cancel();   // batch 0: right after the epoch
+        }
+    }
+
+    [Fact]
+    public void Folds_keep_speakers_apart_and_normalise_with_training_statistics_only()
+    {
+        var observer = new CancelAt(CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), 0, 0, -1);
+        var report = Run(Settings([2], epochs: 1), Options("protocol"), observer);
+
+        var corpus = CorpusSpec.Load(Corpus);
+        var fold = Folds.LeaveOneSessionOut(corpus)[1];
+        var result = Assert.Single(report.Folds);
+        // validation and test speakers: the held-out session's two speakers, one each, none in training
+        Assert.Equal(fold.HeldOutSession, result.TestSession);
+        Assert.NotEqual(result.ValidationSpeaker, result.TestSpeaker);
+        var trainSpeakers = fold.Train.Select(i => corpus[i].Speaker).ToHashSet();
+        Assert.DoesNotContain(result.ValidationSpeaker, trainSpeakers);
+        Assert.DoesNotContain(result.TestSpeaker, trainSpeakers);
+        Assert.All(fold.Train, i => Assert.NotEqual(fold.HeldOutSession, corpus[i].Session));
+        var plan = Assert.Single(observer.Plans);
+        Assert.Equal((32, 4, 4), (plan.TrainUtterances, plan.ValidationUtterances, plan.TestUtterances));
+        Assert.Equal(4, result.Test.Total);                                  // every test utterance scored once
+
+        // the checkpoint's statistics are exactly the training split's (not the whole corpus's)
+        var cache = FeatureCache.Compute(corpus);
+        var trainStats = cache.Statistics(fold.Train);
+        var allStats = cache.Statistics(Enumerable.Range(0, corpus.Count));
+        foreach (string file in new[] { "fold2/best.ser", "fold2/last.ser", "model.ser" })
+        {
+            var ckpt = Checkpoint.Load(Path.Combine(_dir, "protocol", file));
+            Assert.Equal(trainStats.Mean, ckpt.Stats.Mean);
+            Assert.Equal(trainStats.Std, ckpt.Stats.Std);
+            Assert.NotEqual(allStats.Mean, ckpt.Stats.Mean);
+            Assert.Equal("2", ckpt.Metadata["fold"]);
+            Assert.Equal(result.TestSpeaker, ckpt.Metadata["test_speakers"]);
+        }
+        Assert.True(File.Exists(Path.Combine(_dir, "protocol", "report.md")));
+        Assert.Contains("\"pooled\"", File.ReadAllText(Path.Combine(_dir, "protocol", "report.json")));
+    }
+
+    [Fact]
+    public void Resume_after_a_cancel_mid_epoch_skips_finished_folds_and_reproduces_the_uninterrupted_run()
+    {
+        var settings = Settings([1, 3], epochs: 1, small: true);
+        var straight = Run(settings, Options("straight"));
+
+        // Ctrl-C after batch 2 of fold 3's epoch: fold 1 is finished, fold 3 stops between two batches
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var first = new CancelAt(cts, 3, 1, 2);
+        Assert.ThrowsAny<OperationCanceledException>(() => Run(settings, Options("resumed"), first, cts.Token));
+        var last = Checkpoint.Load(Path.Combine(_dir, "resumed", "fold3", "last.ser"));
+        Assert.Equal(0, last.Epoch);                                         // no finished epoch, 2 batches
+        Assert.Contains("\"batches_done\":2", last.Metadata["fold_progress"]);
+        Assert.False(File.Exists(Path.Combine(_dir, "resumed", "report.json")));
+        Assert.Throws<SerException>(() => Run(settings, Options("resumed")));   // no silent overwrite of a run
+
+        var second = new CancelAt(CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), 0, 0, -1);
+        var resumed = Run(settings, Options("resumed", resume: true), second);
+        Assert.Contains(second.Messages, m => m.Contains("fold 1: already finished"));
+        Assert.Contains(second.Messages, m => m.Contains("fold 3: resuming after epoch 0 and 2 batches"));
+        Assert.Equal(3, Assert.Single(second.Plans).Fold);                  // fold 1 was not trained again
+
+        AssertSameRun(straight, resumed, "straight", "resumed", [1, 3]);
+    }
+
+    [Fact]
+    public void Resume_after_a_stop_between_epochs_reproduces_the_uninterrupted_run()
+    {
+        var settings = Settings([2], epochs: 2, small: true);
+        var straight = Run(settings, Options("straight"));
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        Assert.ThrowsAny<OperationCanceledException>(() => Run(settings, Options("killed"), new CancelAt(cts, 2, 1, 0), cts.Token));
+        Assert.Equal(1, Checkpoint.Load(Path.Combine(_dir, "killed", "fold2", "last.ser")).Epoch);
+        // a resume with other settings is refused
+        Assert.Throws<SerException>(() => Run(settings with { Epochs = 3 }, Options("killed", resume: true)));
+        var resumed = Run(settings, Options("killed", resume: true));
+        AssertSameRun(straight, resumed, "straight", "killed", [2]);
+    }
+
+    [Fact]
+    public void Fixed_mode_scores_whole_utterances_and_marks_its_checkpoints()
+    {
+        var report = Run(Settings([5], epochs: 1, mode: LengthMode.Fixed), Options("fixed"));
+        var result = Assert.Single(report.Folds);
+        Assert.Equal(4, result.Test.Total);                                  // utterances, not pieces
+        Assert.Equal("fixed", report.Mode);
+        var model = Checkpoint.Load(Path.Combine(_dir, "fixed", "model.ser"));
+        Assert.Equal("fixed", model.Metadata["length_mode"]);
+        Assert.Equal("300", model.Metadata["piece_frames"]);
+        Assert.Equal("fixed", Checkpoint.Load(Path.Combine(_dir, "fixed", "fold5", "last.ser")).Metadata["length_mode"]);
+    }
+
+    static ExperimentReport Run(TrainingSettings settings, RunOptions options, TrainingObserver? observer = null, CancellationToken? cancel = null) =>
+        ExperimentRunner.Run(settings, options, observer, cancel ?? TestContext.Current.CancellationToken);
+
+    void AssertSameRun(ExperimentReport a, ExperimentReport b, string dirA, string dirB, int[] folds)
+    {
+        Assert.Equal(a.Folds.Count, b.Folds.Count);
+        for (int i = 0; i < a.Folds.Count; i++)
+        {
+            var (x, y) = (a.Folds[i], b.Folds[i]);
+            Assert.Equal(x.BestEpoch, y.BestEpoch);
+            Assert.Equal(x.Test.ToJaggedCounts(), y.Test.ToJaggedCounts());
+            Assert.Equal(x.History.Select(h => (h.TrainLoss, h.TrainAccuracy, h.ValidationLoss, h.ValidationUA)),
+                         y.History.Select(h => (h.TrainLoss, h.TrainAccuracy, h.ValidationLoss, h.ValidationUA)));
+        }
+        foreach (int f in folds)
+            foreach (string file in new[] { "best.ser", "last.ser" })
+            {
+                var p = Checkpoint.Load(Path.Combine(_dir, dirA, $"fold{f}", file)).Parameters;
+                var q = Checkpoint.Load(Path.Combine(_dir, dirB, $"fold{f}", file)).Parameters;
+                foreach (var (name, values) in p) Assert.Equal(values, q[name]);   // bit-identical weights
+            }
+        Assert.Equal(File.ReadAllBytes(Path.Combine(_dir, dirA, "model.ser")).Length, File.ReadAllBytes(Path.Combine(_dir, dirB, "model.ser")).Length);
+    }
+}
