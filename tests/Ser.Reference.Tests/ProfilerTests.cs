@@ -62,7 +62,19 @@ public class ProfilerTests
             Assert.True(l.ForwardSeconds > 0 && l.BackwardSeconds > 0, l.Layer);
             Assert.True(l.ForwardFlops > 0 && l.BackwardFlops > 0, l.Layer);
         });
-        Assert.True(profile.LayerSeconds <= profile.StepSeconds * 1.05, $"layers {profile.LayerSeconds} s > step {profile.StepSeconds} s");
+
+        // Within one step the layers' intervals nest inside the step's, so their sum cannot exceed it. (Across steps the
+        // medians of the parts need not add up to the median step under a noisy machine, so check single steps.)
+        for (int i = 0; i < 3; i++)
+        {
+            var single = new LayerProfiler();
+            ex.Observer = single;
+            single.BeginStep();
+            ex.TrainStep(batch);
+            single.EndStep();
+            var one = single.Summarize();
+            Assert.True(one.LayerSeconds <= one.StepSeconds, $"layers {one.LayerSeconds} s > step {one.StepSeconds} s");
+        }
     }
 
     /// <summary>
