@@ -37,7 +37,7 @@ public sealed class PredictCommandTests : IDisposable
         File.WriteAllBytes(bad, "RIFF\x10\0\0\0WAVEfmt "u8.ToArray());
         WavWriter.WriteMono16(good2, CliFixtures.Tone(2, 150, 0.5, 16000), 16000);
 
-        var (code, output, err) = CliFixtures.RunMain("predict", "--model", _model, good1, bad, good2);
+        var (code, output, err) = Cli.Run("predict", "--model", _model, good1, bad, good2);
         Assert.Equal(1, code);
         var errors = CliFixtures.Lines(err);
         Assert.Single(errors);
@@ -48,7 +48,7 @@ public sealed class PredictCommandTests : IDisposable
         Assert.Contains("good2.wav", output);
         Assert.DoesNotContain("bad.wav", output);
 
-        (code, output, _) = CliFixtures.RunMain("predict", "--model", _model, good1, bad, good2, "--json");
+        (code, output, _) = Cli.Run("predict", "--model", _model, good1, bad, good2, "--json");
         Assert.Equal(1, code);
         using var doc = JsonDocument.Parse(output);
         var results = doc.RootElement.GetProperty("results");
@@ -68,7 +68,7 @@ public sealed class PredictCommandTests : IDisposable
         var up = Resampler.Resample(pcm, 16000, 44100);
         WriteStereoFloat(stereo, up, 44100);
 
-        var (code, output, err) = CliFixtures.RunMain("predict", "--model", _model, mono, stereo, "--json");
+        var (code, output, err) = Cli.Run("predict", "--model", _model, mono, stereo, "--json");
         Assert.True(code == 0, err);
         using var doc = JsonDocument.Parse(output);
         var r = doc.RootElement.GetProperty("results");
@@ -80,7 +80,7 @@ public sealed class PredictCommandTests : IDisposable
     [Fact]
     public void A_missing_model_is_exit_1()
     {
-        var (code, _, err) = CliFixtures.RunMain("predict", "--model", Path.Combine(_dir, "none.ser"), "x.wav");
+        var (code, _, err) = Cli.Run("predict", "--model", Path.Combine(_dir, "none.ser"), "x.wav");
         Assert.Equal(1, code);
         Assert.StartsWith("sertool: error: ", err);
         Assert.Contains("none.ser", err);

@@ -52,23 +52,6 @@ internal static class CliFixtures
             for (int ch = 0; ch < channels; ch++) w.Write((short)Math.Clamp(v / (ch + 1) * 32767, -32768, 32767));
     }
 
-    public static (int Code, string Out, string Err) RunMain(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o);
-        Console.SetError(e);
-        try
-        {
-            return (Program.Main(args), o.ToString(), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
-
     public static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }
 
@@ -107,7 +90,7 @@ public sealed class TrainCommandTests : IDisposable
     public void Train_then_evaluate_predict_and_draw_activations()
     {
         string run = Path.Combine(_dir, "run");
-        var (code, output, err) = CliFixtures.RunMain(TrainArgs(run, "--folds", "2"));
+        var (code, output, err) = Cli.Run(TrainArgs(run, "--folds", "2"));
         Assert.True(code == 0, err + output);
         Assert.Contains("NOTE: running folds 2 of 5", output);                // says that it is a subset
         Assert.Contains("fold 2 epoch  1/1", output);                          // the per-epoch log line (redirected output)
@@ -122,7 +105,7 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(4, fold.GetProperty("test").GetProperty("n").GetInt32());
 
         // evaluate on the fold's test speaker reproduces the report's score (same stats, labels, weights)
-        (code, output, err) = CliFixtures.RunMain("evaluate", "--model", Path.Combine(run, "model.ser"), "--corpus", _corpus,
+        (code, output, err) = Cli.Run("evaluate", "--model", Path.Combine(run, "model.ser"), "--corpus", _corpus,
             "--speakers", testSpeaker, "--json");
         Assert.True(code == 0, err);
         using (var ev = JsonDocument.Parse(output))
@@ -130,7 +113,7 @@ public sealed class TrainCommandTests : IDisposable
             Assert.Equal(4, ev.RootElement.GetProperty("utterances").GetInt32());
             Assert.Equal(testUa, ev.RootElement.GetProperty("ua").GetDouble(), 9);
         }
-        (code, output, _) = CliFixtures.RunMain("evaluate", "--model", Path.Combine(run, "model.ser"), "--corpus", _corpus);
+        (code, output, _) = Cli.Run("evaluate", "--model", Path.Combine(run, "model.ser"), "--corpus", _corpus);
         Assert.Equal(0, code);
         Assert.Contains("Actual \\ Predict", output);
         Assert.Contains("40 utterances", output);
@@ -139,7 +122,7 @@ public sealed class TrainCommandTests : IDisposable
         string stereo = Path.Combine(_dir, "stereo44k.wav"), mono = Path.Combine(_dir, "mono16k.wav");
         CliFixtures.WritePcm16(stereo, CliFixtures.Tone(1, 180, 1.2, 44100), 44100, 2);
         WavWriter.WriteMono16(mono, CliFixtures.Tone(2, 300, 0.9, 16000), 16000);
-        (code, output, err) = CliFixtures.RunMain("predict", "--model", Path.Combine(run, "model.ser"), stereo, mono, "--json");
+        (code, output, err) = Cli.Run("predict", "--model", Path.Combine(run, "model.ser"), stereo, mono, "--json");
         Assert.True(code == 0, err);
         using (var pr = JsonDocument.Parse(output))
         {
@@ -157,21 +140,21 @@ public sealed class TrainCommandTests : IDisposable
         }
 
         string png = Path.Combine(_dir, "act.png");
-        (code, output, err) = CliFixtures.RunMain("activations", "--model", Path.Combine(run, "model.ser"), stereo, "--out", png);
+        (code, output, err) = Cli.Run("activations", "--model", Path.Combine(run, "model.ser"), stereo, "--out", png);
         Assert.True(code == 0, err);
         Assert.Contains("3 forward + 3 backward", output);
         Assert.Equal(0x89, File.ReadAllBytes(png)[0]);
 
         // --resume of a finished run: nothing left to train, the report is rebuilt; other settings are refused
-        (code, output, err) = CliFixtures.RunMain("train", "--resume", "--out", run, "--threads", "1", "--device", "cpu");
+        (code, output, err) = Cli.Run("train", "--resume", "--out", run, "--threads", "1", "--device", "cpu");
         Assert.True(code == 0, err);
         Assert.Contains("fold 2: already finished", output);
         Assert.DoesNotContain("computing spectrograms", output);
-        (code, _, err) = CliFixtures.RunMain("train", "--resume", "--out", run, "--epochs", "3", "--device", "cpu");
+        (code, _, err) = Cli.Run("train", "--resume", "--out", run, "--epochs", "3", "--device", "cpu");
         Assert.Equal(1, code);
         Assert.Contains("--epochs 3 differs from the run's 1", err);
         // a new run into the same folder is refused, not mixed in
-        (code, _, err) = CliFixtures.RunMain(TrainArgs(run));
+        (code, _, err) = Cli.Run(TrainArgs(run));
         Assert.Equal(1, code);
         Assert.Contains("already holds a run", err);
     }
@@ -180,7 +163,7 @@ public sealed class TrainCommandTests : IDisposable
     public void Fixed_mode_trains_too()
     {
         string run = Path.Combine(_dir, "fixed");
-        var (code, output, err) = CliFixtures.RunMain(TrainArgs(run, "--folds", "3", "--mode", "fixed"));
+        var (code, output, err) = Cli.Run(TrainArgs(run, "--folds", "3", "--mode", "fixed"));
         Assert.True(code == 0, err + output);
         Assert.Contains("fixed-length", output);
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "report.json")));
@@ -197,7 +180,7 @@ public sealed class TrainCommandTests : IDisposable
     public void Bad_options_are_one_line_errors_before_anything_is_written(string option, string value, string mentions)
     {
         string run = Path.Combine(_dir, "bad");
-        var (code, _, err) = CliFixtures.RunMain(TrainArgs(run, option, value));
+        var (code, _, err) = Cli.Run(TrainArgs(run, option, value));
         Assert.Equal(1, code);
         var lines = CliFixtures.Lines(err);
         Assert.Single(lines);
@@ -209,7 +192,7 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public void Resume_without_a_run_is_a_clear_error()
     {
-        var (code, _, err) = CliFixtures.RunMain("train", "--resume", "--out", Path.Combine(_dir, "nothing"));
+        var (code, _, err) = Cli.Run("train", "--resume", "--out", Path.Combine(_dir, "nothing"));
         Assert.Equal(1, code);
         Assert.Contains("no run to continue", err);
     }
