@@ -3,6 +3,7 @@ using Ser.Engine.Features;
 
 namespace Ser.Engine.Tests.Data;
 
+[Collection(nameof(Ser.Engine.Tests.Training.AllocationTests))]  // measures allocation: run alone
 public sealed class BatchLoaderTests
 {
     const int F = 3;   // bins: small so the tests stay fast
@@ -94,7 +95,7 @@ public sealed class BatchLoaderTests
         // Dirty the buffer so stale values would show up as non-zero padding.
         batch.Features.AsSpan().Fill(99f);
 
-        loader.Fill(batch, epoch[0]);   // warm up (JIT) before measuring
+        foreach (var members in epoch) loader.Fill(batch, members);   // one warm-up pass (JIT, tiering) before measuring
         long allocated = 0;
         foreach (var members in epoch)
         {
