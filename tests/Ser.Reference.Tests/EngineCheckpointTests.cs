@@ -51,7 +51,7 @@ public class EngineCheckpointTests : IDisposable
     {
         var config = ModelConfig.Small;
         using var engine = Ser.Engine.Training.Executor.Create(config, new() { MaxBatch = 1, MaxFrames = 8, Training = false });
-        engine.InitializeParameters(3);
+        engine.InitializeParameters(3, InitMode.AllPathsLive);
         string path = Path.Combine(_dir, "hash.safetensors");
         Checkpoint.Save(path, engine, Labels, Stats(config.Bins));
 

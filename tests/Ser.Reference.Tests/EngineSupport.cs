@@ -38,7 +38,7 @@ internal static class EngineSupport
         {
             MaxBatch = batch.Count, MaxFrames = batch.Frames, Threads = 2, Training = training, Device = device,
         });
-        ex.InitializeParameters(seed);
+        ex.InitializeParameters(seed, InitMode.AllPathsLive);
         return ex;
     }
 

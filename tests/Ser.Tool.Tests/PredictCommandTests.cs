@@ -19,7 +19,7 @@ public sealed class PredictCommandTests : IDisposable
         _model = Path.Combine(_dir, "model.ser");
         var config = ModelConfig.FromJson(CliFixtures.TinyModelJson, "test") with { Classes = 4 };
         using var ex = Executor.Create(config, new ExecutorOptions { Training = false, MaxBatch = 1, MaxFrames = 64, Threads = 1 });
-        ex.InitializeParameters(11);
+        ex.InitializeParameters(11, InitMode.AllPathsLive);
         var stats = new FeatureStats(Enumerable.Repeat(-50f, 400).ToArray(), Enumerable.Repeat(12f, 400).ToArray());
         Checkpoint.Save(_model, ex, ["neutral", "angry", "happy", "sad"], stats, new Dictionary<string, string> { ["length_mode"] = "variable" });
     }

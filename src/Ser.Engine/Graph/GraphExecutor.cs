@@ -177,14 +177,14 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
     // ---- a step --------------------------------------------------------------------------------------------------
 
     /// <summary>Initialises every parameter (see <see cref="ParameterInit"/>) and clears the optimizer state.</summary>
-    public void InitializeParameters(ulong seed)
+    public void InitializeParameters(ulong seed, InitMode mode = InitMode.Training)
     {
         var buffer = new T[_parameters.Entries.Max(e => e.Shape.Elements)];
         for (int i = 0; i < _parameters.Entries.Count; i++)
         {
             var e = _parameters.Entries[i];
             var span = buffer.AsSpan(0, (int)e.Shape.Elements);
-            ParameterInit.Fill(e, seed, span);
+            ParameterInit.Fill(e, seed, span, mode);
             Backend.Upload((ReadOnlySpan<T>)span, ParameterView(i));
         }
         if (_momentArena is not null) Backend.Zero(Flat(_momentArena, _momentArena.Elements));

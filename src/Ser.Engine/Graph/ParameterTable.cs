@@ -3,7 +3,7 @@ using Ser.Engine.Tensors;
 namespace Ser.Engine.Graph;
 
 /// <summary>How a parameter is initialised (documented in <see cref="Models.ParameterInit"/>).</summary>
-internal enum InitKind { Zero, Uniform, LstmBias }
+internal enum InitKind { Zero, Uniform, LstmBias, Classifier }
 
 internal readonly record struct InitRule(InitKind Kind, double Bound = 0, int Hidden = 0)
 {
@@ -11,6 +11,8 @@ internal readonly record struct InitRule(InitKind Kind, double Bound = 0, int Hi
     public static InitRule UniformBound(double bound) => new(InitKind.Uniform, bound);
     /// <summary>Zero, except the forget-gate slice [H, 2H) of a (i, f, g, o) bias, which is 1.</summary>
     public static InitRule ForgetGateOne(int hidden) => new(InitKind.LstmBias, 0, hidden);
+    /// <summary>Zero for training; U(±bound) when every path must carry signal (<see cref="Models.InitMode.AllPathsLive"/>).</summary>
+    public static InitRule Classifier(double bound) => new(InitKind.Classifier, bound);
 }
 
 /// <summary>One named parameter: where it lives in the parameter arena (and at the same offset in the gradient arena).</summary>

@@ -7,9 +7,10 @@ namespace Ser.Engine.Layers;
 /// <summary>
 /// Dense: x [B, In], W [Out, In], b [Out] -> y [B, Out] = x W^T + b.
 /// Backward: dW = dy^T x, db = sum_b dy, dx = dy W.
-/// Init: W ~ U(±sqrt(6 / In)) when a ReLU follows (He uniform), else U(±sqrt(3 / In)) (LeCun uniform); b = 0.
+/// Init: W ~ U(±sqrt(6 / In)) when a ReLU follows (He uniform); the classifier's W starts at 0 (LeCun uniform
+/// U(±sqrt(3 / In)) for numeric checks; why: <see cref="Models.ParameterInit"/>); b = 0.
 /// </summary>
-internal sealed class DenseLayer<T>(string name, int outputs, bool reluFollows) : Layer<T>(name)
+internal sealed class DenseLayer<T>(string name, int outputs, bool classifier) : Layer<T>(name)
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     int _weight, _bias;
@@ -22,7 +23,7 @@ internal sealed class DenseLayer<T>(string name, int outputs, bool reluFollows) 
     {
         int inputs = Input.Width;
         _weight = parameters.Add($"{Name}.weight", new Shape(outputs, inputs),
-            InitRule.UniformBound(Math.Sqrt((reluFollows ? 6.0 : 3.0) / inputs)));
+            classifier ? InitRule.Classifier(Math.Sqrt(3.0 / inputs)) : InitRule.UniformBound(Math.Sqrt(6.0 / inputs)));
         _bias = parameters.Add($"{Name}.bias", new Shape(outputs), InitRule.Zero);
     }
 

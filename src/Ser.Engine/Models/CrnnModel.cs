@@ -25,10 +25,10 @@ internal static class CrnnModel
         }
         layers.Add(new SequenceLayer<T>("reshape"));
         layers.Add(new BiLstmLayer<T>("lstm", config.Hidden));
-        layers.Add(new DenseLayer<T>("fc1", config.Dense, reluFollows: true));
+        layers.Add(new DenseLayer<T>("fc1", config.Dense, classifier: false));
         layers.Add(new ReluLayer<T>("relu_fc1"));
         layers.Add(new DropoutLayer<T>("dropout", config.Dropout));
-        layers.Add(new DenseLayer<T>("fc2", config.Classes, reluFollows: false));
+        layers.Add(new DenseLayer<T>("fc2", config.Classes, classifier: true));
         return layers;
     }
 

@@ -126,7 +126,7 @@ public sealed class Executor : IDisposable
     internal GraphExecutor<float> Graph => _graph;
 
     /// <summary>Fresh weights (documented in <see cref="ParameterInit"/>) and cleared optimizer state.</summary>
-    public void InitializeParameters(ulong seed) => _graph.InitializeParameters(seed);
+    public void InitializeParameters(ulong seed, InitMode mode = InitMode.Training) => _graph.InitializeParameters(seed, mode);
 
     /// <summary>
     /// Forward, weighted loss (w_b = 1/(V_b n_{y_b}), n = <paramref name="classCounts"/>, all ones if empty), backward

@@ -36,13 +36,13 @@ internal sealed class TrainCommand : ICommand
     [Option("folds", HelpText = "Folds to run: all, or numbers like 1,3 (default 1: one fold, so the quick start stays quick).")]
     public string? Folds { get; set; }
 
-    [Option("epochs", HelpText = "Most epochs per fold (default 20).")]
+    [Option("epochs", HelpText = "Most epochs per fold (default 30).")]
     public int? Epochs { get; set; }
 
     [Option("batch-size", HelpText = "Utterances (or pieces) per training batch (default 16).")]
     public int? BatchSize { get; set; }
 
-    [Option("lr", HelpText = "Adam learning rate (default 0.001).")]
+    [Option("lr", HelpText = "Adam learning rate (default 0.0003).")]
     public double? LearningRate { get; set; }
 
     [Option("seed", HelpText = "Seed of initial weights, batch order and dropout (default 1).")]

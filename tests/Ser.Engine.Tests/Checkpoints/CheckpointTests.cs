@@ -39,7 +39,7 @@ public sealed class CheckpointTests : IDisposable
     static Executor Trained(int steps)
     {
         var ex = Executor.Create(Config, new ExecutorOptions { MaxBatch = 4, MaxFrames = 30, Threads = 2 });
-        ex.InitializeParameters(8);
+        ex.InitializeParameters(8, InitMode.AllPathsLive);
         var batches = Batches();
         for (int s = 0; s < steps; s++) ex.TrainStep(batches[s % 2]);
         return ex;

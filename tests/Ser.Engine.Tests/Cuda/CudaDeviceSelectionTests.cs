@@ -1,3 +1,4 @@
+using Ser.Engine.Models;
 using Ser.Engine.Backends.Cuda;
 using Ser.Engine.Tests.Training;
 using Ser.Engine.Training;
@@ -40,8 +41,8 @@ public class CudaDeviceSelectionTests
         var options = new ExecutorOptions { MaxBatch = 4, MaxFrames = 30, Threads = 1 };
         using var a = Executor.Create(config, options);
         using var b = Executor.Create(config, options);
-        a.InitializeParameters(3);
-        b.InitializeParameters(3);
+        a.InitializeParameters(3, InitMode.AllPathsLive);
+        b.InitializeParameters(3, InitMode.AllPathsLive);
         double loss = 0;
         int correct = 0, count = 0;
         for (int s = 0; s < 4; s++)

@@ -69,7 +69,7 @@ public class CudaModelTests
         var results = new List<(float[] Logits, double Loss, double[] PerSample, float[][] Grads, float[] TrainLogits)>();
         foreach (var ex in new[] { cpu, gpu })
         {
-            ex.InitializeParameters(5);
+            ex.InitializeParameters(5, InitMode.AllPathsLive);
             ex.SetInput(features, batch, frames, lengths, labels);
             ex.Forward(training: false);
             var perSample = new double[batch];
@@ -105,7 +105,7 @@ public class CudaModelTests
         float[] counts = [3, 1, 2, 5];
         var features = RaggedFeatures(r, lengths, frames, bins);
         using var ex = new GraphExecutor<float>(Mixed, CudaGpu.Backend, batch, frames, training: true, ownsBackend: false);
-        ex.InitializeParameters(3);
+        ex.InitializeParameters(3, InitMode.AllPathsLive);
         int np = ex.Parameters.Count;
         ex.SetInput(features, batch, frames, lengths, labels);
         ex.Forward(training: false);
@@ -177,7 +177,7 @@ public class CudaModelTests
         foreach (var device in new[] { "cpu", "cuda" })
         {
             using var ex = Executor.Create(config, new ExecutorOptions { Device = device, MaxBatch = 8, MaxFrames = 60, Threads = 2 });
-            ex.InitializeParameters(8);
+            ex.InitializeParameters(8, InitMode.AllPathsLive);
             ex.Adam = new AdamOptions { LearningRate = 3e-3 };
             for (int epoch = 0; epoch < 15; epoch++)
             {
@@ -203,8 +203,8 @@ public class CudaModelTests
         var options = new ExecutorOptions { Device = "cuda", MaxBatch = 4, MaxFrames = 40 };
         using var a = Executor.Create(config, options);
         using var q = Executor.Create(config, options);
-        a.InitializeParameters(4);
-        q.InitializeParameters(4);
+        a.InitializeParameters(4, InitMode.AllPathsLive);
+        q.InitializeParameters(4, InitMode.AllPathsLive);
         double loss = 0;
         int correct = 0;
         for (int s = 0; s < 4; s++)
@@ -242,7 +242,7 @@ public class CudaModelTests
         foreach (var device in new[] { "cpu", "cuda" })
         {
             using var ex = Executor.Create(Mixed, new ExecutorOptions { Device = device, Training = false, MaxBatch = 1, MaxFrames = 64 });
-            ex.InitializeParameters(6);
+            ex.InitializeParameters(6, InitMode.AllPathsLive);
             var p = new float[Mixed.Classes];
             ex.Predict(features, 53, p);
             probabilities[device] = p;
@@ -315,7 +315,7 @@ public class CudaModelTests
         var pcm = Enumerable.Range(0, 8).Select(i => Tone(r, 8000 + 2000 * i)).ToList();
         int[] labels = [0, 1, 2, 3, 0, 1, 2, 3];
         using var ex = Executor.Create(ModelConfig.Small, new ExecutorOptions { Device = "cuda", MaxBatch = 4, MaxFrames = 200 });
-        ex.InitializeParameters(1);
+        ex.InitializeParameters(1, InitMode.AllPathsLive);
         using var source = new CudaBatchSource(ex, pcm, labels, FeatureStats.Identity);
         int[][] batches = [[7, 5, 3, 1], [6, 4, 2, 0]];
         foreach (var b in batches) source.QueueTrainStep(b, [2, 2, 2, 2]);

@@ -29,7 +29,7 @@ public class ModelGradientTests
         var r = new Random(11);
         var features = Rand.UniformF(r, batch * frames * Tiny.Bins, -1.5, 1.5);
         using var ex = new GraphExecutor<double>(Tiny, new CpuBackend<double>(2), batch, frames, training: true);
-        ex.InitializeParameters(7);
+        ex.InitializeParameters(7, InitMode.AllPathsLive);
         ex.SetInput(features, batch, frames, lengths, labels);
 
         double Loss()

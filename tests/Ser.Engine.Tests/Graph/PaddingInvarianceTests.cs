@@ -39,7 +39,7 @@ public class PaddingInvarianceTests
             features[(b * frames + t) * bins + f] = t < lengths[b] ? (float)(r.NextDouble() * 3 - 1.5) : 1e4f;
 
         using var ex = new GraphExecutor<float>(Config, new CpuBackend<float>(threads), batch, frames, training: true);
-        ex.InitializeParameters(3);
+        ex.InitializeParameters(3, InitMode.AllPathsLive);
         int k = Config.Classes, np = ex.Parameters.Count;
 
         ex.SetInput(features, batch, frames, lengths, labels);

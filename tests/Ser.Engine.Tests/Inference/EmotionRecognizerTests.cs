@@ -32,7 +32,7 @@ public sealed class EmotionRecognizerTests : IDisposable
     {
         string path = Path.Combine(_dir, $"{mode}.ser");
         using var ex = Executor.Create(Config, new ExecutorOptions { Training = false, MaxBatch = 1, MaxFrames = 100, Threads = 1 });
-        ex.InitializeParameters(seed);
+        ex.InitializeParameters(seed, InitMode.AllPathsLive);
         var r = new Random(4);
         var stats = new FeatureStats(Enumerable.Range(0, 400).Select(_ => -60f + 10 * r.NextSingle()).ToArray(),
                                      Enumerable.Range(0, 400).Select(_ => 8f + 4 * r.NextSingle()).ToArray());

@@ -47,6 +47,32 @@ public class TrainingTests
     }
 
     /// <summary>
+    /// Training starts from zero classifier weights (why: ParameterInit), so the first posteriors are uniform and the
+    /// first loss is exactly ln K; AllPathsLive differs only in the classifier, whose weights are then LeCun-uniform.
+    /// </summary>
+    [Fact]
+    public void Training_init_starts_at_uniform_posteriors_and_checks_init_differs_only_in_the_classifier()
+    {
+        var batch = SyntheticBatches.Make(SyntheticBatches.Set(1, 6, Config.Bins, Config.Classes, 9, 40), Config.Bins);
+        using var training = Executor.Create(Config, new ExecutorOptions { MaxBatch = 6, MaxFrames = 40, Threads = 1 });
+        using var checks = Executor.Create(Config, new ExecutorOptions { MaxBatch = 6, MaxFrames = 40, Threads = 1 });
+        training.InitializeParameters(5);
+        checks.InitializeParameters(5, InitMode.AllPathsLive);
+
+        var logits = new float[batch.Count * Config.Classes];
+        double loss = training.Evaluate(batch, [1, 1, 1, 1], logits).Loss;
+        Assert.Equal(Math.Log(Config.Classes), loss, 6);
+        Assert.All(logits, l => Assert.Equal(0f, l));
+
+        double bound = Math.Sqrt(3.0 / Config.Dense);
+        var live = checks.GetParameter("fc2.weight");
+        Assert.All(live, w => Assert.InRange(Math.Abs(w), 0, bound));
+        Assert.True(live.Select(Math.Abs).Average() > bound / 4, "classifier weights of AllPathsLive look uniform in ±bound");
+        foreach (var name in training.ParameterNames.Where(n => n != "fc2.weight"))
+            Assert.Equal(training.GetParameter(name), checks.GetParameter(name));
+    }
+
+    /// <summary>
     /// The model can fit: 16 utterances of the synthetic corpus, through the real front end and feature normalisation,
     /// reach 100% training accuracy with the small preset (dropout off).
     /// </summary>

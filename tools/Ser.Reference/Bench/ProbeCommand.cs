@@ -33,7 +33,7 @@ internal sealed class ProbeCommand
         int[] lengths = [57, 1, 30, 12, 45, 7]; // unsorted, 1 and odd lengths
         var batch = new BenchBatch("probe", lengths, config.Bins, config.Classes, Seed);
         using var engine = Executor.Create(config, new ExecutorOptions { MaxBatch = lengths.Length, MaxFrames = lengths.Max(), Training = false });
-        engine.InitializeParameters((ulong)Seed);
+        engine.InitializeParameters((ulong)Seed, InitMode.AllPathsLive);
         var logits = new float[lengths.Length * config.Classes];
         double loss = engine.Evaluate(batch.Engine, default, logits).Loss;
 
