@@ -36,7 +36,7 @@ public class ProfilerTests
         Assert.Equal(0, profile.Layers[2].ForwardSeconds);
         Assert.Equal(0.010, profile.StepSeconds, 9);
         Assert.Equal(0.5, profile.Share(conv), 9);
-        Assert.Equal(0.010 - 0.003 - 0.002 - 0.001 - 0.002, profile.OtherSeconds, 9);
+        Assert.Equal(0.001, profile.OtherSeconds, 9); // per step 10-9, 10-6, 10-9 ms: median 1 ms (not 10 minus the medians' 8)
         Assert.Equal(3, profile.Steps);
     }
 
@@ -63,8 +63,9 @@ public class ProfilerTests
             Assert.True(l.ForwardFlops > 0 && l.BackwardFlops > 0, l.Layer);
         });
 
-        // Within one step the layers' intervals nest inside the step's, so their sum cannot exceed it. (Across steps the
-        // medians of the parts need not add up to the median step under a noisy machine, so check single steps.)
+        // Within one step the layers' intervals nest inside the step's, so their sum cannot exceed it, and the unaccounted
+        // time is its per-step median: never negative, however noisy the machine.
+        Assert.True(profile.OtherSeconds >= 0, $"other {profile.OtherSeconds} s");
         for (int i = 0; i < 3; i++)
         {
             var single = new LayerProfiler();

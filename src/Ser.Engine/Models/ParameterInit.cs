@@ -15,8 +15,8 @@ namespace Ser.Engine.Models;
 /// turn them into noise in the logits, and Adam's cheapest way to remove it is to push every fc1 unit into the dead
 /// half of its ReLU — after which no gradient reaches the LSTM or the convolutions again. Measured on fold 4 of
 /// synthetic:utterances=2280 (small, lr 1e-3, one seed): with LeCun fc2 all 32 fc1 units were dead after two epochs and
-/// the loss stayed at ln 4; with fc2 = 0 half of them lived and the loss left ln 4 in epoch 3. Other seeds still died
-/// at lr 1e-3, hence also the lower default learning rate (TrainingSettings). Zero logits make the first loss ln K.
+/// the loss stayed at ln 4; with fc2 = 0 half of them lived and the loss left ln 4 in epoch 3. Other seeds still stayed
+/// at ln 4 at lr 1e-3, hence also the lower default learning rate (TrainingSettings). Zero logits: first loss = ln K.
 /// </summary>
 internal static class ParameterInit
 {

@@ -21,11 +21,11 @@ public sealed record LayerTiming(string Layer, double ForwardSeconds, double Bac
 
 /// <summary>What <see cref="LayerProfiler.Summarize"/> returns: per-layer medians in execution order and the step's median.</summary>
 /// <param name="StepSeconds">Median wall time of a whole step (includes what no layer accounts for: input upload, bookkeeping).</param>
-public sealed record StepProfile(IReadOnlyList<LayerTiming> Layers, double StepSeconds, int Steps)
+/// <param name="OtherSeconds">Step time no layer accounts for: the median over steps of (step − its layers). Medians are
+/// not additive, so this is not StepSeconds minus the layer medians (which a noisy step can drive negative).</param>
+public sealed record StepProfile(IReadOnlyList<LayerTiming> Layers, double StepSeconds, double OtherSeconds, int Steps)
 {
     public double LayerSeconds => Layers.Sum(l => l.TotalSeconds);
-    /// <summary>Step time no layer accounts for (median step minus the sum of layer medians; can be slightly negative).</summary>
-    public double OtherSeconds => StepSeconds - LayerSeconds;
     public double TotalFlops => Layers.Sum(l => l.TotalFlops);
     public double Share(LayerTiming layer) => StepSeconds > 0 ? layer.TotalSeconds / StepSeconds : 0;
 }
@@ -43,6 +43,7 @@ public sealed class LayerProfiler : IExecutorObserver
     readonly List<List<long>> _ticks = [];     // [key][step]
     readonly List<double> _flops = [];         // [key], of the last step
     readonly List<long> _stepTicks = [];
+    readonly List<long> _otherTicks = [];      // [step] step ticks minus the ticks of its layers
     long[] _current = new long[64];            // [key] ticks of the step in progress (a layer may run twice)
     long _stepStart;
     bool _inStep;
@@ -63,8 +64,14 @@ public sealed class LayerProfiler : IExecutorObserver
         long elapsed = stepTicks ?? Stopwatch.GetTimestamp() - _stepStart;
         if (!_inStep) throw new InvalidOperationException("EndStep without BeginStep");
         _inStep = false;
-        for (int k = 0; k < _order.Count; k++) _ticks[k].Add(_current[k]);
+        long layers = 0;
+        for (int k = 0; k < _order.Count; k++)
+        {
+            _ticks[k].Add(_current[k]);
+            layers += _current[k];
+        }
         _stepTicks.Add(elapsed);
+        _otherTicks.Add(elapsed - layers);
     }
 
     public void LayerStarted(string layer, LayerPass pass) { }
@@ -107,7 +114,7 @@ public sealed class LayerProfiler : IExecutorObserver
             var b = backward.GetValueOrDefault(name);
             return new LayerTiming(name, f.Seconds, b.Seconds, f.Flops, b.Flops);
         }).ToList();
-        return new StepProfile(layers, Median(_stepTicks) / Stopwatch.Frequency, Steps);
+        return new StepProfile(layers, Median(_stepTicks) / Stopwatch.Frequency, Median(_otherTicks) / Stopwatch.Frequency, Steps);
     }
 
     static double Median(List<long> values)
