@@ -50,10 +50,9 @@ internal static class ExperimentPlots
             var loss = plot.Add.Scatter(epochs, f.History.Select(h => h.TrainLoss).ToArray());
             loss.Color = color;
             loss.LinePattern = LinePattern.Dashed;
-            loss.LegendText = $"fold {f.Fold} train loss";
             var ua = plot.Add.Scatter(epochs, f.History.Select(h => 100 * h.ValidationUA).ToArray());
             ua.Color = color;
-            ua.LegendText = $"fold {f.Fold} validation UA";
+            ua.LegendText = $"fold {f.Fold}";   // one entry per fold: line style says loss or UA
             ua.Axes.YAxis = rightAxis;
             var best = plot.Add.Marker(f.BestEpoch, 100 * f.BestValidationUA);
             best.Color = color;
@@ -61,10 +60,11 @@ internal static class ExperimentPlots
             best.Axes.YAxis = rightAxis;
         }
         plot.XLabel("epoch");
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plot.YLabel("training loss (dashed)");
         rightAxis.Label.Text = "validation UA % (solid; marker = chosen epoch)";
         plot.Title(title);
-        plot.ShowLegend(Alignment.UpperRight);
-        PlotFiles.SavePng(plot, path, 960, 600);
+        plot.ShowLegend(Edge.Right);   // beside the axes, never over the curves
+        PlotFiles.SavePng(plot, path, 1040, 600);
     }
 }
