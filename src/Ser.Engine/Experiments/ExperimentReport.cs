@@ -34,6 +34,7 @@ public sealed class ExperimentReport
     public required IReadOnlyDictionary<string, string> Settings { get; init; }
     public required IReadOnlyList<FoldResult> Folds { get; init; }
     public required double Seconds { get; init; }
+    public string Build { get; init; } = "";
 
     /// <summary>All folds' test predictions in one matrix (the paper's pooled tables).</summary>
     public ConfusionMatrix Pooled
@@ -52,7 +53,8 @@ public sealed class ExperimentReport
         var pooled = Pooled;
         sb.AppendLine($"# Ser experiment: {Mode}-length, preset `{Preset}`");
         sb.AppendLine();
-        sb.AppendLine($"Corpus `{Corpus}`, device {Device}, {Folds.Count} fold(s), {Seconds:F0} s.");
+        sb.AppendLine($"Corpus `{Corpus}`, device {Device}, {Folds.Count} fold(s), {Seconds:F0} s" +
+                      (Build.Length > 0 ? $", build {Build}." : "."));
         sb.AppendLine();
         sb.AppendLine("| setting | value |");
         sb.AppendLine("|---|---|");
@@ -104,6 +106,7 @@ public sealed class ExperimentReport
             preset = Preset,
             corpus = Corpus,
             device = Device,
+            build = Build,
             labels = Labels,
             settings = Settings,
             seconds = Seconds,

@@ -17,6 +17,8 @@ public sealed record RunOptions
     public string Device { get; init; } = "cpu";
     /// <summary>CPU threads; 0 = all cores.</summary>
     public int Threads { get; init; }
+    /// <summary>What built the caller (e.g. sertool's git commit), written into the report so results name their code.</summary>
+    public string Build { get; init; } = "";
 }
 
 /// <summary>
@@ -100,6 +102,7 @@ public static class ExperimentRunner
             Preset = settings.Preset,
             Corpus = corpus.Name,
             Device = $"{device} ({(run.Threads > 0 ? run.Threads : Environment.ProcessorCount)} threads)",
+            Build = run.Build,
             Labels = labels,
             Settings = WithFoldNote(settings, folds.Count),
             Folds = results,

@@ -95,7 +95,7 @@ internal sealed class TrainCommand : ICommand
         try
         {
             report = display.Run(() => ExperimentRunner.Run(settings,
-                new RunOptions { OutputDirectory = outDir, Resume = Resume, Device = device, Threads = Threads }, display, cancel.Token));
+                new RunOptions { OutputDirectory = outDir, Resume = Resume, Device = device, Threads = Threads, Build = $"commit {BuildInfo.Commit()}" }, display, cancel.Token));
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {

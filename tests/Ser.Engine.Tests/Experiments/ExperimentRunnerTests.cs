@@ -34,7 +34,8 @@ public sealed class ExperimentRunnerTests : IDisposable
         Seed = 5,
     };
 
-    RunOptions Options(string name, bool resume = false) => new() { OutputDirectory = Path.Combine(_dir, name), Resume = resume, Threads = 1 };
+    RunOptions Options(string name, bool resume = false) =>
+        new() { OutputDirectory = Path.Combine(_dir, name), Resume = resume, Threads = 1, Build = "commit test-build" };
 
     /// <summary>Cancels the run when a given batch of a given fold and epoch has been trained (like Ctrl-C).</summary>
     sealed class CancelAt(CancellationTokenSource cts, int fold, int epoch, int batch) : TrainingObserver
@@ -86,8 +87,10 @@ public sealed class ExperimentRunnerTests : IDisposable
             Assert.Equal("2", ckpt.Metadata["fold"]);
             Assert.Equal(result.TestSpeaker, ckpt.Metadata["test_speakers"]);
         }
-        Assert.True(File.Exists(Path.Combine(_dir, "protocol", "report.md")));
-        Assert.Contains("\"pooled\"", File.ReadAllText(Path.Combine(_dir, "protocol", "report.json")));
+        Assert.Contains("build commit test-build", File.ReadAllText(Path.Combine(_dir, "protocol", "report.md")));
+        string json = File.ReadAllText(Path.Combine(_dir, "protocol", "report.json"));
+        Assert.Contains("\"pooled\"", json);
+        Assert.Contains("\"build\": \"commit test-build\"", json);   // results name the code that produced them
     }
 
     [Fact]
