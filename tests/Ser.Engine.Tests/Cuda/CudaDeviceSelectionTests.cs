@@ -1,5 +1,5 @@
-using Ser.Engine.Models;
 using Ser.Engine.Backends.Cuda;
+using Ser.Engine.Models;
 using Ser.Engine.Tests.Training;
 using Ser.Engine.Training;
 
