@@ -13,7 +13,9 @@ internal sealed class WorkerPool : IDisposable
 {
     readonly Thread[] _threads;
     readonly SemaphoreSlim _start = new(0);
-    readonly ManualResetEventSlim _done = new(false);
+    // Released once per Run by the last helper. A SemaphoreSlim, not a ManualResetEventSlim: the latter creates its
+    // lock object the first time a waiter really blocks, a 24-byte allocation in some random later step.
+    readonly SemaphoreSlim _done = new(0);
     Action<int, int>? _body;
     int _items, _next, _pending, _running;
     volatile bool _disposed;
@@ -52,7 +54,6 @@ internal sealed class WorkerPool : IDisposable
             _next = 0;
             _error = null;
             _pending = helpers;
-            _done.Reset();
             _start.Release(helpers);
             Work(0);
             _done.Wait();
@@ -72,7 +73,7 @@ internal sealed class WorkerPool : IDisposable
             _start.Wait();
             if (_disposed) return;
             Work(worker);
-            if (Interlocked.Decrement(ref _pending) == 0) _done.Set();
+            if (Interlocked.Decrement(ref _pending) == 0) _done.Release();
         }
     }
 
