@@ -52,7 +52,7 @@ internal sealed class RunState
             var m = new ConfusionMatrix(labels);
             for (int a = 0; a < ConfusionCounts.Length; a++)
                 for (int p = 0; p < ConfusionCounts[a].Length; p++)
-                    for (long n = 0; n < ConfusionCounts[a][p]; n++) m.Add(a, p);
+                    m.Add(a, p, ConfusionCounts[a][p]);
             return new FoldResult
             {
                 Fold = Fold,

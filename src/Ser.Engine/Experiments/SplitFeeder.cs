@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Ser.Engine.Data;
 using Ser.Engine.Features;
 using Ser.Engine.Metrics;
@@ -49,43 +50,33 @@ internal abstract class SplitFeeder
     public SplitScores Evaluate(Executor executor, IReadOnlyList<string> labels, CancellationToken cancel = default)
     {
         int k = labels.Count;
-        var sum = new double[Utterances.Length * k];        // [U, K]
-        var count = new int[Utterances.Length];
+        var samplePosteriors = new float[SampleCount * k];   // [N, K] softmax of every sample, in evaluation order
+        var owner = new int[SampleCount];                    // [N] utterance position of each sample
         var batch = CreateBatch();
         var logits = new float[batch.Capacity * k];          // [B, K]
-        var probabilities = new float[k];
+        int n = 0;
         foreach (var members in Epoch(null))
         {
             cancel.ThrowIfCancellationRequested();
             Fill(batch, members);
             executor.Evaluate(batch, default, logits);
-            for (int b = 0; b < batch.Count; b++)
+            for (int b = 0; b < batch.Count; b++, n++)
             {
-                Executor.Softmax(logits.AsSpan(b * k, k), probabilities);
-                int u = Owner(batch.Indices[b]);
-                count[u]++;
-                for (int j = 0; j < k; j++) sum[u * k + j] += probabilities[j];
+                Executor.Softmax(logits.AsSpan(b * k, k), samplePosteriors.AsSpan(n * k, k));
+                owner[n] = Owner(batch.Indices[b]);
             }
         }
-        var posteriors = new float[Utterances.Length * k];
+        var posteriors = FixedLengthPieces.AveragePosteriors(samplePosteriors, owner, Utterances.Length, k);   // [U, K]
         var confusion = new ConfusionMatrix(labels);
         double loss = 0;
         for (int u = 0; u < Utterances.Length; u++)
         {
             var row = posteriors.AsSpan(u * k, k);
-            for (int j = 0; j < k; j++) row[j] = (float)(sum[u * k + j] / count[u]);
             int label = Cache.Label(Utterances[u]);
-            confusion.Add(label, ArgMax(row));
+            confusion.Add(label, TensorPrimitives.IndexOfMax<float>(row));
             loss -= Math.Log(Math.Max(row[label], 1e-12f));
         }
         return new SplitScores(confusion, loss / Utterances.Length, posteriors);
-    }
-
-    internal static int ArgMax(ReadOnlySpan<float> row)
-    {
-        int best = 0;
-        for (int j = 1; j < row.Length; j++) if (row[j] > row[best]) best = j;
-        return best;
     }
 
     protected float[] CountLabels(IEnumerable<int> items, int classes)

@@ -104,18 +104,6 @@ public sealed record TrainingSettings
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
-    public static TrainingSettings FromJson(JsonElement element, string source)
-    {
-        try
-        {
-            return element.Deserialize<TrainingSettings>(Json) ?? throw new SerException($"{source}: settings are empty");
-        }
-        catch (JsonException e)
-        {
-            throw new SerException($"{source}: settings are not valid ({e.Message.ReplaceLineEndings(" ")})");
-        }
-    }
-
     internal static JsonSerializerOptions JsonOptions => Json;
 
     public bool Equals(TrainingSettings? other) =>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Numerics.Tensors;
 using Ser.Engine.Audio;
 using Ser.Engine.Checkpoints;
 using Ser.Engine.Experiments;
@@ -157,7 +158,7 @@ public sealed class EmotionRecognizer : IDisposable
     {
         var byLabel = new Dictionary<string, float>();
         for (int j = 0; j < posterior.Length; j++) byLabel[Labels[j]] = posterior[j];
-        return new EmotionPrediction(Labels[Experiments.SplitFeeder.ArgMax(posterior)], byLabel, seconds);
+        return new EmotionPrediction(Labels[TensorPrimitives.IndexOfMax<float>(posterior)], byLabel, seconds);
     }
 
     static float[] ToModelRate(ReadOnlySpan<float> samples, int sampleRate)

@@ -23,12 +23,14 @@ public sealed class ConfusionMatrix
 
     public long Total { get; private set; }
 
-    public void Add(int actual, int predicted)
+    /// <summary>Counts <paramref name="count"/> utterances of class <paramref name="actual"/> predicted as <paramref name="predicted"/>.</summary>
+    public void Add(int actual, int predicted, long count = 1)
     {
         if ((uint)actual >= (uint)ClassCount) throw new ArgumentOutOfRangeException(nameof(actual));
         if ((uint)predicted >= (uint)ClassCount) throw new ArgumentOutOfRangeException(nameof(predicted));
-        _counts[actual, predicted]++;
-        Total++;
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        _counts[actual, predicted] += count;
+        Total += count;
     }
 
     /// <summary>Adds another matrix over the same labels (pooling folds).</summary>

@@ -125,8 +125,8 @@ internal sealed class TrainCommand : ICommand
         if (!string.IsNullOrWhiteSpace(Out)) return Out;
         if (!Resume) return Path.Combine(RunsFolder, DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
         var newest = Directory.Exists(RunsFolder)
-            ? Directory.GetDirectories(RunsFolder).Where(d => File.Exists(Path.Combine(d, "state.json")))
-                .OrderByDescending(d => File.GetLastWriteTimeUtc(Path.Combine(d, "state.json"))).FirstOrDefault()
+            ? Directory.GetDirectories(RunsFolder).Where(d => File.Exists(RunState.PathIn(d)))
+                .OrderByDescending(d => File.GetLastWriteTimeUtc(RunState.PathIn(d))).FirstOrDefault()
             : null;
         return newest ?? throw new SerException($"--resume: no run to continue in {RunsFolder}/ (give the run folder with --out)");
     }
@@ -195,11 +195,8 @@ internal sealed class TrainCommand : ICommand
 
     static TrainingSettings ReadSavedSettings(string outDir)
     {
-        string path = Path.Combine(outDir, "state.json");
-        if (!File.Exists(path)) throw new SerException($"--resume: {outDir} holds no run to continue (no state.json)");
-        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
-        if (!doc.RootElement.TryGetProperty("settings", out var s)) throw new SerException($"{path}: has no settings");
-        return TrainingSettings.FromJson(s, path);
+        if (!File.Exists(RunState.PathIn(outDir))) throw new SerException($"--resume: {outDir} holds no run to continue (no {RunState.FileName})");
+        return RunState.Load(outDir).Settings;
     }
 
     /// <summary>Sessions of the corpus = folds (reads only the corpus listing, no audio).</summary>
