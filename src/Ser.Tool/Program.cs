@@ -1,6 +1,7 @@
 using System.Reflection;
 using CommandLine;
 using Ser.Engine;
+using Ser.Tool.Progress;
 
 namespace Ser.Tool;
 
@@ -21,6 +22,7 @@ internal static class Program
 
     public static int Main(string[] args)
     {
+        ToolConsole.WidenStaticWhenRedirected();
         using var parser = new Parser(s => { s.HelpWriter = Console.Error; s.CaseInsensitiveEnumValues = true; });
         return parser.ParseArguments(args, Verbs).MapResult(
             (ICommand command) => RunGuarded(command),

@@ -78,7 +78,6 @@ internal sealed class BenchCommand : ICommand
         if (Repeats < 1 || PaperRepeats < 1 || Warmup < 0) throw new SerException("--repeats/--paper-repeats must be >= 1 and --warmup >= 0");
         string loadBefore = LoadAverage();
         var lengths = SyntheticLengths(Seed, sizes.Max());
-        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 150);
         int cores = Environment.ProcessorCount;
 
         AnsiConsole.MarkupLine($"[bold]sertool bench[/]: device {Markup.Escape(Device)}, {cores} cores (Environment.ProcessorCount), " +

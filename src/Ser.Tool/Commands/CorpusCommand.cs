@@ -9,6 +9,7 @@ using Ser.Engine.Data;
 using Ser.Engine.Data.Corpora;
 using Ser.Engine.Data.Synthetic;
 using Ser.Engine.Features;
+using Ser.Tool.Progress;
 using Spectre.Console;
 
 namespace Ser.Tool.Commands;
@@ -57,7 +58,7 @@ internal sealed class CorpusCommand : ICommand
         if (Json)
             Console.Out.WriteLine(ToJson(stats));
         else
-            PrintTables(stats, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) }));
+            PrintTables(stats, ToolConsole.Create());
         return 0;
     }
 
@@ -89,7 +90,7 @@ internal sealed class CorpusCommand : ICommand
         foreach (var f in folds)
             table.AddRow(Cells(f.Fold.ToString(CultureInfo.InvariantCulture), f.TestSpeakers, Pct(f.UnweightedAccuracy), Pct(f.WeightedAccuracy)));
         table.AddRow(Cells("mean", "", Pct(folds.Average(f => f.UnweightedAccuracy)), Pct(folds.Average(f => f.WeightedAccuracy))));
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        var console = ToolConsole.Create();
         console.Write(table);
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"chance UA {100.0 / corpus.Classes.Count:F1}%; features {featureSeconds:F1} s, total {clock.Elapsed.TotalSeconds:F1} s"));

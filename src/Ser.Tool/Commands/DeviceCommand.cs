@@ -1,6 +1,7 @@
 using System.Text.Json;
 using CommandLine;
 using Ser.Native;
+using Ser.Tool.Progress;
 using Spectre.Console;
 
 namespace Ser.Tool.Commands;
@@ -43,7 +44,7 @@ internal sealed class DeviceCommand : ICommand
             Interactive = InteractionSupport.No,
         });
         if (!interactive)
-            console.Profile.Width = 160;
+            console.Profile.Width = ToolConsole.RedirectedWidth;
 
         console.WriteLine("Ser CUDA device report");
         if (report.GpuAvailable)

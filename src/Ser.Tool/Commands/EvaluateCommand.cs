@@ -81,7 +81,7 @@ internal sealed class EvaluateCommand : ICommand
             }, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
-        var console = ResultTables.CreateConsole();
+        var console = ToolConsole.Create();
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{Model} ({recognizer.Mode.ToString().ToLowerInvariant()}-length) on {corpus.Name}{(Speakers is null ? "" : $", speakers {Speakers}")}: " +
             $"{known.Count} utterances{(skipped > 0 ? $" ({skipped} skipped: label unknown to the model)" : "")}"));

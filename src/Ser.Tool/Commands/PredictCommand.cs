@@ -71,7 +71,7 @@ internal sealed class PredictCommand : ICommand
             table.AddRow(ResultTables.Cells([files[i], p.Seconds.ToString("F2", CultureInfo.InvariantCulture), p.Label,
                 .. labels.Select(l => p.Probabilities[l].ToString("F3", CultureInfo.InvariantCulture))]));
         }
-        ResultTables.CreateConsole().Write(table);
+        ToolConsole.Create().Write(table);
     }
 
     static void WriteJson(List<string> files, (EmotionPrediction? Prediction, string? Error)[] results, IReadOnlyList<string> labels)

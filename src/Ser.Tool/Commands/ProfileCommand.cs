@@ -120,7 +120,6 @@ internal sealed class ProfileCommand : ICommand
 
     static void WriteTable(StepProfile profile, string title, Batch batch)
     {
-        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 120);
         var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(title))
             .AddColumn("layer").AddColumn(new TableColumn("fwd ms").RightAligned()).AddColumn(new TableColumn("bwd ms").RightAligned())
             .AddColumn(new TableColumn("share").RightAligned()).AddColumn(new TableColumn("GFLOP").RightAligned())

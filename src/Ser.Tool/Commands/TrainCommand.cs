@@ -66,7 +66,7 @@ internal sealed class TrainCommand : ICommand
     public int Run()
     {
         var clock = Stopwatch.StartNew();
-        var console = ResultTables.CreateConsole();
+        var console = ToolConsole.Create();
         if (Threads < 0) throw new SerException($"--threads must be 0 (all cores) or positive (got {Threads})");
         string outDir = ResolveOutput();
         var settings = ResolveSettings(outDir, out int foldCount);
@@ -74,7 +74,7 @@ internal sealed class TrainCommand : ICommand
 
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"sertool train: corpus {settings.Corpus}, preset {settings.Preset}, {TrainingSettings.ModeName(settings.Mode)}-length, " +
-            $"up to {settings.Epochs} epochs (patience {settings.Patience}), batch {settings.BatchSize}, lr {settings.LearningRate}, seed {settings.Seed}, " +
+            $"up to {settings.Epochs} epoch{(settings.Epochs == 1 ? "" : "s")} (patience {settings.Patience}), batch {settings.BatchSize}, lr {settings.LearningRate}, seed {settings.Seed}, " +
             $"device {device}, run folder {outDir}{(Resume ? " (resuming)" : "")}"));
         if (settings.Folds.Length < foldCount)
             console.WriteLine(settings.Folds.Length == 1 && Folds is null && !Resume

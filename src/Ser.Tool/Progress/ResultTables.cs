@@ -50,12 +50,4 @@ internal static class ResultTables
 
     // Text cells, not markup: names may contain '[' which Spectre would parse.
     public static IRenderable[] Cells(params string[] values) => values.Select(v => (IRenderable)new Text(v)).ToArray();
-
-    /// <summary>A console on the current Console.Out (so tests can capture it), wide enough for tables in logs.</summary>
-    public static IAnsiConsole CreateConsole()
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
-        if (!console.Profile.Out.IsTerminal) console.Profile.Width = Math.Max(console.Profile.Width, 140);
-        return console;
-    }
 }
