@@ -4,6 +4,7 @@ using System.Text.Json;
 using CommandLine;
 using Ser.Engine;
 using Ser.Engine.Data;
+using Ser.Engine.Experiments;
 using Ser.Engine.Inference;
 using Ser.Engine.Metrics;
 using Ser.Tool.Progress;
@@ -23,8 +24,9 @@ internal sealed class EvaluateCommand : ICommand
     [Option("model", Required = true, HelpText = "Checkpoint (.ser) written by sertool train, e.g. runs/<run>/model.ser.")]
     public string Model { get; set; } = "";
 
-    [Option("corpus", Default = CorpusSpec.Default, HelpText = "Corpus spec: synthetic[:utterances=N,seed=S], iemocap:PATH, ravdess:PATH, cremad:PATH, emodb:PATH, manifest:FILE.csv")]
-    public string Corpus { get; set; } = CorpusSpec.Default;
+    // The same default as `sertool train`, so a quick-start model is scored on the corpus it was trained on.
+    [Option("corpus", Default = TrainingSettings.DefaultCorpus, HelpText = "Corpus spec (default: train's, synthetic:utterances=2280): synthetic[:utterances=N,seed=S], iemocap:PATH, ravdess:PATH, cremad:PATH, emodb:PATH, manifest:FILE.csv")]
+    public string Corpus { get; set; } = TrainingSettings.DefaultCorpus;
 
     [Option("speakers", HelpText = "Only these speakers (comma-separated ids), e.g. a fold's test speaker.")]
     public string? Speakers { get; set; }
