@@ -94,6 +94,7 @@ public sealed class TrainCommandTests : IDisposable
         Assert.True(code == 0, err + output);
         Assert.Contains("NOTE: running folds 2 of 5", output);                // says that it is a subset
         Assert.Contains("fold 2 epoch  1/1", output);                          // the per-epoch log line (redirected output)
+        Assert.Contains(output.Split('\n'), l => l.StartsWith("sertool train:") && l.Contains("run folder")); // logs are not wrapped at 80 columns
         foreach (string f in new[] { "model.ser", "report.md", "report.json", "confusion.png", "learning-curves.png", "state.json",
                                      "fold2/best.ser", "fold2/last.ser" })
             Assert.True(File.Exists(Path.Combine(run, f)), $"{f} missing");
