@@ -144,15 +144,7 @@ public sealed class Executor : IDisposable
             {
                 // One wait, at the end of the step: loss and correct count (counted on the GPU) are read after backward
                 // and Adam are queued, so the GPU never idles mid-step and the step is complete when this returns.
-                cuda.LossMode = CudaLossMode.Defer;
-                try
-                {
-                    _graph.Loss(classCounts, gradient: true);
-                }
-                finally
-                {
-                    cuda.LossMode = CudaLossMode.Read;
-                }
+                DeviceLoss(cuda, CudaLossMode.Defer, classCounts);
                 _graph.Backward();
                 double gpuNorm = _graph.ApplyAdam(a.LearningRate, a.Beta1, a.Beta2, a.Epsilon, a.WeightDecay, a.ClipNorm);
                 var (gpuLoss, gpuCorrect) = cuda.ReadLoss();
@@ -202,7 +194,16 @@ public sealed class Executor : IDisposable
     {
         var cuda = Cuda ?? throw new InvalidOperationException("queued steps on a loaded input need the GPU");
         _graph.Forward(training: true);
-        cuda.LossMode = CudaLossMode.Accumulate;
+        DeviceLoss(cuda, CudaLossMode.Accumulate, classCounts);
+        _graph.Backward();
+        var a = Adam;
+        _graph.ApplyAdam(a.LearningRate, a.Beta1, a.Beta2, a.Epsilon, a.WeightDecay, a.ClipNorm);
+    }
+
+    /// <summary>Loss and its gradient on the GPU, read back as <paramref name="mode"/> says (then back to Read).</summary>
+    void DeviceLoss(CudaBackend<float> cuda, CudaLossMode mode, ReadOnlySpan<float> classCounts)
+    {
+        cuda.LossMode = mode;
         try
         {
             _graph.Loss(classCounts, gradient: true);
@@ -211,9 +212,6 @@ public sealed class Executor : IDisposable
         {
             cuda.LossMode = CudaLossMode.Read;
         }
-        _graph.Backward();
-        var a = Adam;
-        _graph.ApplyAdam(a.LearningRate, a.Beta1, a.Beta2, a.Epsilon, a.WeightDecay, a.ClipNorm);
     }
 
     /// <summary>Totals of the steps queued since the last call (then cleared). On the GPU: one host synchronisation.</summary>
