@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Ser.Engine.IO;
 
 namespace Ser.Engine.Checkpoints;
 
@@ -63,29 +64,15 @@ internal static class SafeTensors
         }
         while (header.Length % 8 != 0) header.WriteByte((byte)' ');
 
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, file =>
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Span<byte> size = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(size, (ulong)header.Length);
-                file.Write(size);
-                header.Position = 0;
-                header.CopyTo(file);
-                foreach (var t in tensors) file.Write(Bytes(t.Data));
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+            Span<byte> size = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(size, (ulong)header.Length);
+            file.Write(size);
+            header.Position = 0;
+            header.CopyTo(file);
+            foreach (var t in tensors) file.Write(Bytes(t.Data));
+        });
     }
 
     /// <summary>Reads and checks structure (sizes, offsets, dtypes) and, if metadata names one, the sha256.</summary>

@@ -4,6 +4,7 @@ using CommandLine;
 using Ser.Engine;
 using Ser.Engine.Backends.Cuda;
 using Ser.Engine.Features;
+using Ser.Engine.IO;
 using Ser.Native;
 using Spectre.Console;
 
@@ -285,9 +286,6 @@ internal sealed class FrontEndBenchCommand : ICommand
             json.WriteEndArray();
             json.WriteEndObject();
         }
-        string full = Path.GetFullPath(path);
-        string temp = full + ".tmp";
-        File.WriteAllBytes(temp, stream.ToArray());
-        File.Move(temp, full, overwrite: true);
+        AtomicFile.WriteAllBytes(path, stream.ToArray());
     }
 }

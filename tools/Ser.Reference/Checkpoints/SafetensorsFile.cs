@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ser.Engine;
+using Ser.Engine.IO;
 
 namespace Ser.Reference.Checkpoints;
 
@@ -138,9 +139,7 @@ public static class SafetensorsFile
 
         byte[] json = Encoding.UTF8.GetBytes(header.ToJsonString());
         int padded = (json.Length + 7) / 8 * 8;
-        string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        string temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
-        using (var file = File.Create(temp))
+        AtomicFile.Write(path, file =>
         {
             Span<byte> size = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(size, (ulong)padded);
@@ -148,7 +147,6 @@ public static class SafetensorsFile
             file.Write(json);
             for (int i = json.Length; i < padded; i++) file.WriteByte((byte)' ');
             file.Write(data);
-        }
-        File.Move(temp, path, overwrite: true);
+        });
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Ser.Engine.IO;
 
 namespace Ser.Engine.Data.Corpora;
 
@@ -75,9 +76,7 @@ public static class ManifestCorpus
         var text = new StringBuilder("path,label,speaker,session,gender\n");
         foreach (var (p, u) in rows)
             text.Append($"{Quote(p)},{Quote(u.Label)},{Quote(u.Speaker)},{Quote(u.Session)},{u.Gender}\n");
-        string temp = file + ".tmp";
-        File.WriteAllText(temp, text.ToString());
-        File.Move(temp, file, overwrite: true);
+        AtomicFile.WriteAllText(file, text.ToString());
     }
 
     static string Quote(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
