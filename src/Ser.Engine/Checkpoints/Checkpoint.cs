@@ -46,6 +46,12 @@ public sealed class Checkpoint
     public IReadOnlyDictionary<string, string> Metadata { get; }
     public int? Epoch { get; }
     public long OptimizerStep { get; }
+    /// <summary>
+    /// Softmax temperature T of every inference door: probabilities are softmax(logits / T). Metadata key
+    /// "temperature" (set by calibration); 1 when absent.
+    /// </summary>
+    public float Temperature => Metadata.TryGetValue(TemperatureKey, out var t) ? float.Parse(t, CultureInfo.InvariantCulture) : 1f;
+    public const string TemperatureKey = "temperature";
     public bool HasOptimizerState => _tensors.Keys.Any(k => k.StartsWith("adam.", StringComparison.Ordinal));
 
     /// <summary>Parameter values by contract name (conv1.weight ...), row-major.</summary>
@@ -139,6 +145,9 @@ public sealed class Checkpoint
         foreach (var t in tensors)
             if (t.Data.Any(v => !float.IsFinite(v))) throw Bad($"tensor '{t.Name}' holds NaN or infinity");
 
+        if (meta.TryGetValue(TemperatureKey, out var temperature)
+            && !(float.TryParse(temperature, NumberStyles.Float, CultureInfo.InvariantCulture, out float tv) && tv > 0 && float.IsFinite(tv)))
+            throw Bad($"metadata '{TemperatureKey}' is not a positive number: '{temperature}'");
         var metadata = meta.Where(p => !Reserved.Contains(p.Key)).ToDictionary(p => p.Key, p => p.Value);
         return new Checkpoint(path, config, labels, new FeatureStats(mean, std), metadata, epoch, step, byName);
 

@@ -83,6 +83,8 @@ public sealed class EmotionRecognizer : IDisposable
     public LengthMode Mode { get; }
     /// <summary>The checkpoint's training metadata (corpus, fold, preset, ...).</summary>
     public IReadOnlyDictionary<string, string> Metadata => _checkpoint.Metadata;
+    /// <summary>Softmax temperature applied to every posterior (the checkpoint's; 1 = uncalibrated).</summary>
+    public float Temperature => _checkpoint.Temperature;
     /// <summary>Per-bin training statistics the features are normalised with.</summary>
     public FeatureStats Stats => _checkpoint.Stats;
 
@@ -112,6 +114,7 @@ public sealed class EmotionRecognizer : IDisposable
                 var x = rawDb.ToArray();                          // [T, F]
                 Stats.Normalize(x);
                 executor.Predict(x, frames, posterior);
+                Calibration.ApplyTemperature(posterior, _checkpoint.Temperature);
             }
             else
             {
@@ -122,6 +125,7 @@ public sealed class EmotionRecognizer : IDisposable
                 {
                     FixedLengthPieces.Fill(rawDb, bins, pieces[i], Stats, x, _pieceFrames);
                     executor.Predict(x, _pieceFrames, p.AsSpan(i * k, k));
+                    Calibration.ApplyTemperature(p.AsSpan(i * k, k), _checkpoint.Temperature);
                 }
                 FixedLengthPieces.AveragePosteriors(p, new int[pieces.Length], 1, k).CopyTo(posterior, 0);
             }
