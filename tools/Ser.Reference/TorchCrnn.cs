@@ -108,11 +108,14 @@ public sealed class TorchCrnn : IDisposable
         Forward(features, lengths, training: false);
     }
 
+    /// <summary>Adam's ε for <see cref="TrainStep"/> (the engine's default 1e-8); set before the first step.</summary>
+    public double AdamEpsilon { get; init; } = 1e-8;
+
     /// <summary>One training step: zero grads, forward (dropout on), weighted loss, backward, Adam. Returns the loss.</summary>
     public double TrainStep(float[] features, int[] lengths, int[] labels, float[]? classCounts = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        _optimizer ??= torch.optim.Adam(ContractParameters().Select(p => p.Parameter), lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8);
+        _optimizer ??= torch.optim.Adam(ContractParameters().Select(p => p.Parameter), lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: AdamEpsilon);
         using var scope = NewDisposeScope();
         _optimizer.zero_grad();
         var loss = WeightedLoss(Forward(features, lengths, training: true), lengths, labels, classCounts);

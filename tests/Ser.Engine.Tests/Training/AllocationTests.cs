@@ -20,14 +20,26 @@ public class AllocationTests
         ex.InitializeParameters(1);
         float[] counts = [1, 1, 1, 1];
         ex.Adam = new AdamOptions { ClipNorm = 1 };
-        for (int s = 0; s < 2; s++) ex.TrainStep(batch, counts);
-        long thread0 = GC.GetAllocatedBytesForCurrentThread();
-        long total0 = GC.GetTotalAllocatedBytes(precise: true);
-        for (int s = 0; s < 3; s++) ex.TrainStep(batch, counts);
-        long thread = GC.GetAllocatedBytesForCurrentThread() - thread0;
-        long total = GC.GetTotalAllocatedBytes(precise: true) - total0;
-        Assert.True(thread == 0, $"steps 3..5 allocated {thread} bytes on the stepping thread");
-        Assert.True(total < 2048, $"steps 3..5 allocated {total} bytes in total");
+        for (int s = 0; s < 5; s++) ex.TrainStep(batch, counts);
+
+        // Several windows of two steps each. An allocation on the step's path happens in every window; what the runtime
+        // or the test host allocates now and then (a lazily created wait object, the host's own threads, which
+        // GC.GetTotalAllocatedBytes also counts) lands in one window, not in most. So the median window must be clean.
+        const int windows = 7;
+        var thread = new long[windows];
+        var total = new long[windows];
+        for (int w = 0; w < windows; w++)
+        {
+            long thread0 = GC.GetAllocatedBytesForCurrentThread();
+            long total0 = GC.GetTotalAllocatedBytes(precise: true);
+            for (int s = 0; s < 2; s++) ex.TrainStep(batch, counts);
+            thread[w] = GC.GetAllocatedBytesForCurrentThread() - thread0;
+            total[w] = GC.GetTotalAllocatedBytes(precise: true) - total0;
+        }
+        string seen = $"bytes per window of 2 steps, stepping thread [{string.Join(", ", thread)}], whole process [{string.Join(", ", total)}]";
+        Assert.True(Median(thread) == 0, $"the stepping thread allocates in steady state: {seen}");
+        Assert.True(Median(total) < 1024, $"the process allocates in steady state (worker threads?): {seen}");
     }
 
+    static long Median(long[] values) => values.Order().ElementAt(values.Length / 2);
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Ser.Engine.Data;
 using Ser.Engine.Data.Synthetic;
 using Ser.Engine.Models;
@@ -6,7 +5,7 @@ using Ser.Engine.Training;
 
 namespace Ser.Engine.Tests.Training;
 
-public class TrainingTests
+public class TrainingTests(ITestOutputHelper output)
 {
     internal static readonly ModelConfig Config = new()
     {
@@ -79,7 +78,6 @@ public class TrainingTests
     [Fact]
     public void Overfits_sixteen_synthetic_corpus_utterances()
     {
-        var clock = Stopwatch.StartNew();
         var corpus = new Corpus("synthetic", SyntheticCorpus.Create(16, seed: 3));
         var cache = FeatureCache.Compute(corpus);
         var items = Enumerable.Range(0, cache.Count).ToArray();
@@ -92,8 +90,11 @@ public class TrainingTests
         ex.InitializeParameters(4);
         ex.Adam = new AdamOptions { LearningRate = 3e-3 };
         long planned = ex.ArenaBytes;
+        const int MaxEpochs = 80;
         int correct = 0, epoch = 0;
-        for (; epoch < 150 && clock.Elapsed.TotalSeconds < 30; epoch++)
+        // Bounded by epochs, not by the clock (a loaded machine must not fail it): CPU training is deterministic, and this
+        // run reaches 16/16 at epoch 26; the bound leaves room for another kernel path's rounding.
+        for (; epoch < MaxEpochs; epoch++)
         {
             foreach (var members in loader.Epoch(seed: epoch))
             {
@@ -108,7 +109,8 @@ public class TrainingTests
             }
             if (correct == 16) break;
         }
-        Assert.True(correct == 16, $"{correct}/16 correct after {epoch} epochs, {clock.Elapsed.TotalSeconds:0.0} s");
+        Assert.True(correct == 16, $"{correct}/16 correct after {epoch} epochs");
+        output.WriteLine($"16/16 correct after epoch {epoch + 1}");
         Assert.Equal(planned, ex.ArenaBytes); // the loader's batch shape was planned for: no growth
     }
 

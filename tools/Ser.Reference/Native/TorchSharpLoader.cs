@@ -59,7 +59,9 @@ public static class TorchSharpLoader
     /// <param name="Weakened">The version needs that were flagged weak (empty if none).</param>
     /// <param name="LibraryPath">The libLibTorchSharp.so in use (the patched copy when patched), or null when not patched.</param>
     /// <param name="Detail">One line saying why, for logs and test output.</param>
-    public sealed record LoadOutcome(bool Patched, IReadOnlyList<string> Weakened, string? LibraryPath, string Detail);
+    /// <param name="OneDnn">The float32 convolution check run once loaded (<see cref="OneDnnCheck"/>).</param>
+    public sealed record LoadOutcome(bool Patched, IReadOnlyList<string> Weakened, string? LibraryPath, string Detail,
+        OneDnnCheck.Outcome? OneDnn = null);
 
     /// <summary>
     /// Idempotent and thread-safe. Throws <see cref="SerException"/> (one line) when the library cannot be made to load.
@@ -70,7 +72,9 @@ public static class TorchSharpLoader
         {
             try
             {
-                return _outcome ??= LoadCore();
+                if (_outcome is not null) return _outcome;
+                var loaded = LoadCore();
+                return _outcome = loaded with { OneDnn = OneDnnCheck.Run() };
             }
             catch (Exception e) when (e is InvalidDataException or ArgumentOutOfRangeException or IOException
                                            or UnauthorizedAccessException or DllNotFoundException or EntryPointNotFoundException)
@@ -84,6 +88,7 @@ public static class TorchSharpLoader
     {
         if (!OperatingSystem.IsLinux())
             return new LoadOutcome(false, [], null, "not Linux: nothing to do");
+        QuietNativeWarnings();
 
         string original = FindOriginalLibrary();
         string libStdCxxPath = FindLoadedLibStdCxx();
@@ -237,6 +242,19 @@ public static class TorchSharpLoader
         string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         return string.IsNullOrEmpty(home) ? Path.GetTempPath() : Path.Combine(home, ".cache");
     }
+
+    /// <summary>
+    /// libtorch logs "Could not initialize NNPACK! Reason: Unsupported hardware." on every convolution on CPUs NNPACK does
+    /// not know (Zen 5): ~100 lines per test run. c10 reads its log threshold from TORCH_CPP_LOG_LEVEL when libc10 loads,
+    /// so it is set (unless the user set it) in the native environment, which .NET's Environment does not write on Unix.
+    /// </summary>
+    private static void QuietNativeWarnings()
+    {
+        if (Environment.GetEnvironmentVariable("TORCH_CPP_LOG_LEVEL") is null) _ = setenv("TORCH_CPP_LOG_LEVEL", "ERROR", 0);
+    }
+
+    [DllImport("libc", CharSet = CharSet.Ansi)]
+    private static extern int setenv(string name, string value, int overwrite);
 
     private static string FirstLine(string s) => s.Split('\n')[0].Trim();
 }
