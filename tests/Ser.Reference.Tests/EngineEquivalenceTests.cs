@@ -82,17 +82,26 @@ public class EngineEquivalenceTests(ITestOutputHelper output)
         foreach (var (config, seed, lengths) in CaseList) Check("cuda", config, seed, lengths);
     }
 
-    void Check(string device, string configName, int seed, int[] lengths)
+    /// <summary>The loss variants of the protocol: a constant normaliser (the training split's) with and without 1/length.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Engine_matches_reference_with_a_constant_loss_normaliser(bool lengthWeight) =>
+        Check("cpu", "tiny", 5, [9, 17, 1, 4], new LossOptions { LengthWeight = lengthWeight, Normalizer = 0.0123 });
+
+    void Check(string device, string configName, int seed, int[] lengths, LossOptions? loss = null)
     {
+        loss ??= new LossOptions();
         var config = Config(configName);
         var batch = EngineSupport.RaggedBatch(config.Bins, config.Classes, lengths, seed);
         float[] classCounts = Enumerable.Range(0, config.Classes).Select(k => (float)(1 + (seed + 3 * k) % 7)).ToArray();
 
         using var engine = EngineSupport.CreateEngine(config, batch, (ulong)seed, device: device);
+        engine.Loss = loss;
         var engineLogits = new float[batch.Count * config.Classes];
         double engineLoss = engine.ComputeGradients(batch, classCounts, engineLogits);
 
-        using var reference = new ReferenceCrnn(ReferenceConfig.From(config), EngineSupport.WeightsOf(engine), float64: true);
+        using var reference = new ReferenceCrnn(ReferenceConfig.From(config), EngineSupport.WeightsOf(engine), float64: true) { Loss = loss };
         var expected = reference.Step(batch, classCounts);
 
         var close = new Closeness(Rtol, Atol);

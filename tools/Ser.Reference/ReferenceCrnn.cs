@@ -122,9 +122,22 @@ public sealed class ReferenceCrnn : IDisposable
     public double[] Logits(Ser.Engine.Data.Batch batch) =>
         Logits(batch.Features.AsSpan(0, batch.Count * batch.Frames * batch.Bins), batch.Lengths[..batch.Count]);
 
+    /// <summary>The loss's weights and normaliser, as the engine's <see cref="Engine.Training.Executor.Loss"/>.</summary>
+    public Engine.Training.LossOptions Loss { get; init; } = new();
+
+    /// <summary>w_b = 1 / (Vb * n[y_b]), without Vb when the options turn length weighting off.</summary>
+    internal static double[] LossWeights(Engine.Training.LossOptions options, int[] lengths, int[] labels, float[]? classCounts)
+    {
+        var w = new double[lengths.Length];
+        for (int b = 0; b < w.Length; b++)
+            w[b] = 1.0 / ((options.LengthWeight ? lengths[b] : 1) * (double)(classCounts?[labels[b]] ?? 1f));
+        return w;
+    }
+
     /// <summary>
-    /// Forward, weighted loss and backward. Loss = sum_b w_b CE_b / sum_b w_b with w_b = 1 / (Vb * n[y_b]);
-    /// <paramref name="classCounts"/> n [K] defaults to all ones. Gradients are of that loss, one per parameter.
+    /// Forward, weighted loss and backward. Loss = sum_b w_b CE_b / N with w_b = 1 / (Vb * n[y_b]) and N =
+    /// <see cref="Loss"/>.Normalizer, or sum_b w_b when that is 0; <paramref name="classCounts"/> n [K] defaults to all
+    /// ones. Gradients are of that loss, one per parameter.
     /// </summary>
     public StepResult Step(ReadOnlySpan<float> features, int[] lengths, int[] labels, float[]? classCounts = null)
     {
@@ -138,12 +151,11 @@ public sealed class ReferenceCrnn : IDisposable
         using var scope = NewDisposeScope();
         var (logits, utterance) = Forward(features, lengths);
 
-        var sampleWeights = new double[batch];
-        for (int b = 0; b < batch; b++) sampleWeights[b] = 1.0 / (lengths[b] * (double)(classCounts?[labels[b]] ?? 1f));
+        var sampleWeights = LossWeights(Loss, lengths, labels, classCounts);
         var w = torch.tensor(sampleWeights, ScalarType.Float64).to_type(_dtype);                  // [B]
         var y = torch.tensor(labels.Select(l => (long)l).ToArray(), ScalarType.Int64).unsqueeze(1); // [B,1]
         var ce = -F.log_softmax(logits, 1).gather(1, y).squeeze(1);                               // [B]
-        var loss = (w * ce).sum() / w.sum();
+        var loss = (w * ce).sum() / (Loss.Normalizer > 0 ? Loss.Normalizer : sampleWeights.Sum());
 
         var names = _parameters.Keys.ToArray();
         var grads = torch.autograd.grad([loss], names.Select(n => _parameters[n]).ToArray());

@@ -108,6 +108,9 @@ public sealed class TorchCrnn : IDisposable
         Forward(features, lengths, training: false);
     }
 
+    /// <summary>The loss's weights and normaliser, as the engine's <see cref="Engine.Training.Executor.Loss"/>.</summary>
+    public Engine.Training.LossOptions Loss { get; init; } = new();
+
     /// <summary>Adam's ε for <see cref="TrainStep"/> (the engine's default 1e-8); set before the first step.</summary>
     public double AdamEpsilon { get; init; } = 1e-8;
 
@@ -193,12 +196,11 @@ public sealed class TorchCrnn : IDisposable
 
     Tensor WeightedLoss(Tensor logits, int[] lengths, int[] labels, float[]? classCounts)
     {
-        var w = new double[lengths.Length];
-        for (int b = 0; b < w.Length; b++) w[b] = 1.0 / (lengths[b] * (double)(classCounts?[labels[b]] ?? 1f));
+        var w = ReferenceCrnn.LossWeights(Loss, lengths, labels, classCounts);
         var weights = torch.tensor(w).to_type(_dtype);                                        // [B]
         var y = torch.tensor(labels.Select(l => (long)l).ToArray()).unsqueeze(1);             // [B,1]
         var ce = -F.log_softmax(logits, 1).gather(1, y).squeeze(1);                           // [B]
-        return (weights * ce).sum() / weights.sum();
+        return (weights * ce).sum() / (Loss.Normalizer > 0 ? Loss.Normalizer : w.Sum());
     }
 
     Tensor Tensor(HostTensor w)

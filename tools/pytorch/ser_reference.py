@@ -151,11 +151,14 @@ class Crnn(nn.Module):
         return self.fc2(self.dropout(F.relu(self.fc1(u))))
 
 
-def weighted_loss(logits, lengths, labels, counts=None):
+def weighted_loss(logits, lengths, labels, counts=None, normalizer=0.0, length_weight=True):
+    """The engine's loss: sum_b w_b CE_b / N, w_b = 1 / (V_b n[y_b]) (no V_b without length_weight), N = normalizer
+    (a constant, e.g. batch size x the training split's mean w) or, when 0, the batch's own sum of w."""
     n = torch.ones(logits.shape[1], dtype=torch.float64) if counts is None else torch.as_tensor(counts, dtype=torch.float64)
-    w = (1.0 / (torch.as_tensor(lengths, dtype=torch.float64) * n[torch.as_tensor(labels)])).to(logits)
+    v = torch.as_tensor(lengths, dtype=torch.float64) if length_weight else torch.ones(len(lengths), dtype=torch.float64)
+    w = (1.0 / (v * n[torch.as_tensor(labels)])).to(logits)
     ce = F.cross_entropy(logits, torch.as_tensor(labels, device=logits.device), reduction="none")
-    return (w * ce).sum() / w.sum()
+    return (w * ce).sum() / (normalizer if normalizer > 0 else w.sum())
 
 
 def oracle_logits(model, x, lengths):

@@ -262,10 +262,11 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     // ---- loss -----------------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// loss = sum_b w_b CE_b / sum_b w_b with CE_b the softmax cross-entropy of logits [B, K] and label y_b;
-    /// dlogits [B, K] = (w_b / sum w) (softmax_b - onehot(y_b)). perSample (optional, length B) receives CE_b.
+    /// loss = sum_b w_b CE_b / N with CE_b the softmax cross-entropy of logits [B, K] and label y_b and N the
+    /// <paramref name="normalizer"/> (the caller's: a constant, or sum_b w_b); dlogits [B, K] = (w_b / N)
+    /// (softmax_b - onehot(y_b)). perSample (optional, length B) receives CE_b.
     /// </summary>
-    public double SoftmaxCrossEntropy(TensorView logits, ReadOnlySpan<int> labels, ReadOnlySpan<double> weights,
+    public double SoftmaxCrossEntropy(TensorView logits, ReadOnlySpan<int> labels, ReadOnlySpan<double> weights, double normalizer,
         TensorView dlogits, Span<double> perSample = default)
     {
         int b = logits.Shape.D0, k = logits.Shape.D1;
@@ -275,7 +276,9 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
         foreach (int y in labels)
             if ((uint)y >= (uint)k) throw new ArgumentOutOfRangeException(nameof(labels), $"label {y} outside 0..{k - 1}");
         if (!dlogits.IsEmpty) CheckShape(dlogits, logits.Shape, nameof(dlogits));
-        return SoftmaxCrossEntropyCore(logits, labels, weights, dlogits, perSample);
+        if (!(normalizer > 0) || double.IsInfinity(normalizer))
+            throw new ArgumentOutOfRangeException(nameof(normalizer), normalizer, "the loss normaliser must be positive and finite");
+        return SoftmaxCrossEntropyCore(logits, labels, weights, normalizer, dlogits, perSample);
     }
 
     // ---- optimizer ------------------------------------------------------------------------------------------------
@@ -333,7 +336,7 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     protected abstract void DropoutForwardCore(TensorView x, TensorView y, TensorView mask, double p, ulong seed);
     protected abstract void DropoutBackwardCore(TensorView dy, TensorView mask, TensorView dx);
 
-    protected abstract double SoftmaxCrossEntropyCore(TensorView logits, ReadOnlySpan<int> labels, ReadOnlySpan<double> weights,
+    protected abstract double SoftmaxCrossEntropyCore(TensorView logits, ReadOnlySpan<int> labels, ReadOnlySpan<double> weights, double normalizer,
         TensorView dlogits, Span<double> perSample);
 
     protected abstract double SumOfSquaresCore(TensorView t);

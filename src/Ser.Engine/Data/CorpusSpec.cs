@@ -9,6 +9,7 @@ namespace Ser.Engine.Data;
 /// <code>
 ///   synthetic                               the embedded synthetic corpus (the default): 600 utterances, seed 1
 ///   synthetic:utterances=2280,seed=7        its options ("," or "&amp;" between them)
+///   synthetic:utterances=2280,span=1        emotion throughout each emotional utterance (default: a span of 30-60%)
 ///   iemocap:PATH[?exc=happy&amp;scripted=1&amp;others=1]   IEMOCAP_full_release (or the folder holding it)
 ///   ravdess:PATH[?calm=neutral&amp;others=1]
 ///   cremad:PATH[?others=1]
@@ -36,8 +37,9 @@ public static class CorpusSpec
         List<Utterance> utterances;
         if (kind == "synthetic")
         {
-            var o = Options.Parse(spec, kind, rest.TrimStart('?'), ["utterances", "seed"]);
-            utterances = SyntheticCorpus.Create(o.Int("utterances", SyntheticCorpus.DefaultUtterances), o.Int("seed", SyntheticCorpus.DefaultSeed));
+            var o = Options.Parse(spec, kind, rest.TrimStart('?'), ["utterances", "seed", "span"]);
+            utterances = SyntheticCorpus.Create(o.Int("utterances", SyntheticCorpus.DefaultUtterances), o.Int("seed", SyntheticCorpus.DefaultSeed),
+                o.Number("span"));
         }
         else
         {
@@ -118,6 +120,15 @@ public static class CorpusSpec
             return int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n >= 0
                 ? n
                 : throw new SerException($"corpus spec '{_spec}': {key} must be a non-negative integer (got '{v}')");
+        }
+
+        /// <summary>A number option, or null when absent.</summary>
+        public double? Number(string key)
+        {
+            if (!_values.TryGetValue(key, out string? v)) return null;
+            return double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && double.IsFinite(x)
+                ? x
+                : throw new SerException($"corpus spec '{_spec}': {key} must be a number (got '{v}')");
         }
 
         public bool Flag(string key)

@@ -7,7 +7,10 @@ using Ser.Engine.Metrics;
 namespace Ser.Engine.Experiments;
 
 /// <summary>One epoch of one fold: what the learning-curve plot and the report show.</summary>
-public sealed record EpochRecord(int Epoch, double TrainLoss, double TrainAccuracy, double ValidationLoss, double ValidationUA, double ValidationWA, double Seconds);
+/// <remarks>Test* are the designated test speaker's scores at this epoch: they select the reverse direction's epoch (the
+/// test speaker choosing for the validation speaker) and are never looked at by the forward direction.</remarks>
+public sealed record EpochRecord(int Epoch, double TrainLoss, double TrainAccuracy, double ValidationLoss, double ValidationUA, double ValidationWA,
+    double Seconds, double TestLoss = double.NaN, double TestUA = double.NaN, double TestWA = double.NaN);
 
 /// <summary>The outcome of one leave-one-session-out fold.</summary>
 public sealed class FoldResult
@@ -21,7 +24,16 @@ public sealed class FoldResult
     public required ConfusionMatrix Test { get; init; }
     public required IReadOnlyList<EpochRecord> History { get; init; }
     public required string CheckpointPath { get; init; }
+    /// <summary>
+    /// The reverse direction of the same training run: the epoch chosen by the designated test speaker's UA (never
+    /// earlier than the warm-up), scored on the validation speaker. Null for runs made before it existed.
+    /// </summary>
+    public ReverseResult? Reverse { get; init; }
 }
+
+/// <summary>The reverse direction of a fold: <see cref="Selector"/> chose <see cref="BestEpoch"/>; <see cref="Test"/> scores
+/// <see cref="Tested"/>.</summary>
+public sealed record ReverseResult(string Selector, string Tested, int BestEpoch, double SelectorUA, ConfusionMatrix Test);
 
 /// <summary>Per-fold and pooled results of an experiment, rendered as report.md and report.json.</summary>
 public sealed class ExperimentReport
@@ -35,6 +47,19 @@ public sealed class ExperimentReport
     public required IReadOnlyList<FoldResult> Folds { get; init; }
     public required double Seconds { get; init; }
     public string Build { get; init; } = "";
+
+    /// <summary>Every speaker tested once: the folds' test speakers and, where recorded, the reverse directions' tested
+    /// (validation) speakers, in one matrix.</summary>
+    public ConfusionMatrix PooledBothDirections
+    {
+        get
+        {
+            var pooled = Pooled;
+            foreach (var f in Folds)
+                if (f.Reverse is { } r) pooled.Add(r.Test);
+            return pooled;
+        }
+    }
 
     /// <summary>All folds' test predictions in one matrix (the paper's pooled tables).</summary>
     public ConfusionMatrix Pooled
@@ -68,6 +93,21 @@ public sealed class ExperimentReport
             sb.AppendLine($"| {f.Fold} | {f.TestSession} | {f.ValidationSpeaker} | {f.TestSpeaker} | {f.BestEpoch} | {Pct(f.BestValidationUA)} | {Pct(f.Test.WeightedAccuracy)} | {Pct(f.Test.UnweightedAccuracy)} |");
         sb.AppendLine($"| **pooled** | | | | | | **{Pct(pooled.WeightedAccuracy)}** | **{Pct(pooled.UnweightedAccuracy)}** |");
         sb.AppendLine();
+        if (Folds.Any(f => f.Reverse is not null))
+        {
+            var both = PooledBothDirections;
+            sb.AppendLine("### Reverse direction: the test speaker selects the epoch, the validation speaker is tested");
+            sb.AppendLine();
+            sb.AppendLine("Same training runs; each direction's selection never looks at the speaker it tests.");
+            sb.AppendLine();
+            sb.AppendLine("| fold | selecting speaker | tested speaker | best epoch | selecting UA | tested WA | tested UA |");
+            sb.AppendLine("|---|---|---|---|---|---|---|");
+            foreach (var f in Folds)
+                if (f.Reverse is { } r)
+                    sb.AppendLine($"| {f.Fold} | {r.Selector} | {r.Tested} | {r.BestEpoch} | {Pct(r.SelectorUA)} | {Pct(r.Test.WeightedAccuracy)} | {Pct(r.Test.UnweightedAccuracy)} |");
+            sb.AppendLine($"| **pooled, every speaker tested once** | | | | | **{Pct(both.WeightedAccuracy)}** | **{Pct(both.UnweightedAccuracy)}** |");
+            sb.AppendLine();
+        }
         sb.AppendLine("## Pooled confusion matrix (rows actual, columns predicted, percent)");
         sb.AppendLine();
         AppendConfusion(sb, pooled);
@@ -111,6 +151,7 @@ public sealed class ExperimentReport
             settings = Settings,
             seconds = Seconds,
             pooled = Scores(pooled),
+            pooled_both_directions = Scores(PooledBothDirections),
             folds = Folds.Select(f => new
             {
                 fold = f.Fold,
@@ -121,6 +162,9 @@ public sealed class ExperimentReport
                 best_validation_ua = f.BestValidationUA,
                 checkpoint = f.CheckpointPath,
                 test = Scores(f.Test),
+                reverse = f.Reverse is { } r
+                    ? new { selector = r.Selector, tested = r.Tested, best_epoch = r.BestEpoch, selector_ua = r.SelectorUA, test = Scores(r.Test) }
+                    : null,
                 history = f.History,
             }),
         };

@@ -8,8 +8,10 @@ namespace Ser.Engine.Experiments;
 public readonly record struct Piece(int Item, int Start, int Valid);
 
 /// <summary>
-/// The fixed-length baseline's input (Satt et al., as the paper describes it): every utterance is cut into consecutive
-/// 3 s pieces (300 frames at the 10 ms hop); the last piece, and an utterance of 3 s or less, is zero-padded to 3 s.
+/// The fixed-length baseline's input (Satt et al., as the paper describes it), in two readings
+/// (<see cref="FixedSplit"/>): consecutive 3 s pieces (300 frames at the 10 ms hop) whose last one holds the remainder
+/// (on the synthetic corpus 16% of pieces carry under 1 s), or ceil(T / 3 s) equal parts of at most 3 s ("sub-sentences
+/// of equal lengths"). Either way every piece, and an utterance of 3 s or less, is zero-padded to 3 s.
 /// Padding is added after normalisation (the zeros are normalised-feature zeros, i.e. the training mean), and the model
 /// sees every piece as a full 300-frame input (length 300: the padding is part of the input, as in a fixed-size
 /// network). Each piece carries its utterance's label; an utterance's prediction averages its pieces' posteriors.
@@ -20,20 +22,30 @@ public static class FixedLengthPieces
     /// <summary>P: 3 s of 10 ms frames.</summary>
     public const int Frames = 300;
 
-    /// <summary>The pieces of an utterance of <paramref name="frames"/> frames: ceil(T / P) of them (at least one).</summary>
-    public static Piece[] Split(int item, int frames, int pieceFrames = Frames)
+    /// <summary>
+    /// The pieces of an utterance of <paramref name="frames"/> frames: ceil(T / P) of them (at least one), covering every
+    /// frame once. <see cref="FixedSplit.Pieces"/>: P, P, ..., remainder. <see cref="FixedSplit.Equal"/>: lengths
+    /// differing by at most one frame (the longer ones first).
+    /// </summary>
+    public static Piece[] Split(int item, int frames, int pieceFrames = Frames, FixedSplit split = FixedSplit.Pieces)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(frames, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(pieceFrames, 1);
         int count = (frames + pieceFrames - 1) / pieceFrames;
         var pieces = new Piece[count];
-        for (int j = 0; j < count; j++)
+        for (int j = 0, start = 0; j < count; j++)
         {
-            int start = j * pieceFrames;
-            pieces[j] = new Piece(item, start, Math.Min(pieceFrames, frames - start));
+            int length = split == FixedSplit.Equal
+                ? frames / count + (j < frames % count ? 1 : 0)
+                : Math.Min(pieceFrames, frames - start);
+            pieces[j] = new Piece(item, start, length);
+            start += length;
         }
         return pieces;
     }
+
+    /// <summary>The checkpoint metadata key that records the split of a fixed-length model.</summary>
+    public const string SplitKey = "fixed_split";
 
     /// <summary>
     /// Writes one piece as model input: dst [P, F] = normalised frames of the piece, then zeros up to P frames.

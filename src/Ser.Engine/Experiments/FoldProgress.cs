@@ -20,6 +20,10 @@ internal sealed class FoldProgress
     [JsonPropertyName("best_epoch")] public int BestEpoch { get; set; }
     [JsonPropertyName("best_validation_ua")] public double BestValidationUA { get; set; } = double.NegativeInfinity;
     [JsonPropertyName("best_validation_loss")] public double BestValidationLoss { get; set; } = double.PositiveInfinity;
+    /// <summary>The reverse direction's best epoch (selected by the test speaker), its UA and loss there.</summary>
+    [JsonPropertyName("reverse_best_epoch")] public int ReverseBestEpoch { get; set; }
+    [JsonPropertyName("reverse_best_ua")] public double ReverseBestUA { get; set; } = double.NegativeInfinity;
+    [JsonPropertyName("reverse_best_loss")] public double ReverseBestLoss { get; set; } = double.PositiveInfinity;
     /// <summary>Early stopping ended the fold (no more epochs even if the budget has some left).</summary>
     [JsonPropertyName("stopped")] public bool Stopped { get; set; }
     [JsonPropertyName("history")] public List<EpochRecord> History { get; set; } = [];

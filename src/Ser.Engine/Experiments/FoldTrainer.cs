@@ -10,11 +10,15 @@ namespace Ser.Engine.Experiments;
 /// <summary>
 /// Trains and tests one leave-one-session-out fold (the paper's protocol):
 /// <list type="number">
-/// <item>feature statistics and loss class counts from the fold's training split only;</item>
-/// <item>each epoch: one pass over the training split in a seeded, length-bucketed order (Adam), then the validation
-///   speaker's UA; the best epoch's weights (ties: lower validation loss) are kept in fold{k}/best.ser;</item>
-/// <item>early stopping after <see cref="TrainingSettings.Patience"/> epochs without a better validation UA;</item>
-/// <item>the best weights are scored once on the test speaker.</item>
+/// <item>feature statistics, loss class counts and the loss normaliser from the fold's training split only;</item>
+/// <item>each epoch: one pass over the training split in a seeded, length-bucketed order (Adam), then both held-out
+///   speakers are scored;</item>
+/// <item>two directions from the one training run (<see cref="SelectionRule"/>): the validation speaker selects the
+///   epoch tested on the test speaker (fold{k}/best.ser, the fold's model), and the test speaker selects the epoch
+///   tested on the validation speaker (fold{k}/best-reverse.ser); a direction never looks at the speaker it tests;</item>
+/// <item>no epoch before the warm-up is a candidate; early stopping once both directions went
+///   <see cref="TrainingSettings.Patience"/> epochs without a better UA;</item>
+/// <item>each direction's weights are scored once on its tested speaker.</item>
 /// </list>
 /// fold{k}/last.ser (weights, Adam state, <see cref="FoldProgress"/>) is written after every epoch and when a cancel
 /// request stops training between two batches, so a killed run loses at most one epoch and a cancelled one nothing.
@@ -23,9 +27,10 @@ namespace Ser.Engine.Experiments;
 internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int position, int foldCount, FeatureCache cache,
     IReadOnlyList<string> labels, string foldDir, ExecutorOptions executorOptions, TrainingObserver observer)
 {
-    public const string BestFile = "best.ser", LastFile = "last.ser";
+    public const string BestFile = "best.ser", ReverseFile = "best-reverse.ser", LastFile = "last.ser";
 
     public string BestPath => Path.Combine(foldDir, BestFile);
+    public string ReversePath => Path.Combine(foldDir, ReverseFile);
     public string LastPath => Path.Combine(foldDir, LastFile);
 
     /// <summary>Runs the fold (continuing from last.ser when <paramref name="resume"/> and it exists).
@@ -33,10 +38,11 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
     public FoldResult Run(bool resume, CancellationToken cancel)
     {
         var stats = cache.Statistics(fold.Train);               // training split only
-        var train = SplitFeeder.Create(settings.Mode, cache, fold.Train, stats, settings.BatchSize);
-        var validation = SplitFeeder.Create(settings.Mode, cache, fold.Validation, stats, settings.BatchSize);
-        var test = SplitFeeder.Create(settings.Mode, cache, fold.Test, stats, settings.BatchSize);
+        var train = SplitFeeder.Create(settings.Mode, cache, fold.Train, stats, settings.BatchSize, settings.Split);
+        var validation = SplitFeeder.Create(settings.Mode, cache, fold.Validation, stats, settings.BatchSize, settings.Split);
+        var test = SplitFeeder.Create(settings.Mode, cache, fold.Test, stats, settings.BatchSize, settings.Split);
         float[] classCounts = train.ClassCounts(labels.Count);
+        var loss = LossFor(settings, train, classCounts);
         var config = settings.Model(labels.Count);
 
         int maxFrames = Math.Max(train.MaxFrames, Math.Max(validation.MaxFrames, test.MaxFrames));
@@ -48,6 +54,7 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
             DropoutSeed = Seeds.Mix(settings.Seed, fold.Number, 2),
         });
         executor.Adam = new AdamOptions { LearningRate = settings.LearningRate, ClipNorm = settings.ClipNorm };
+        executor.Loss = loss;
 
         var progress = new FoldProgress();
         if (resume && File.Exists(LastPath))
@@ -104,12 +111,15 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
             }
 
             var scores = validation.Evaluate(executor, labels);
+            var other = test.Evaluate(executor, labels);
             double ua = scores.Confusion.UnweightedAccuracy, wa = scores.Confusion.WeightedAccuracy;
+            double otherUA = other.Confusion.UnweightedAccuracy;
             var record = new EpochRecord(epoch, progress.EpochLossSum / Math.Max(1, progress.BatchesDone),
                 (double)progress.EpochCorrect / Math.Max(1, progress.EpochSamples), scores.Loss, ua, wa,
-                seconds0 + clock.Elapsed.TotalSeconds);
+                seconds0 + clock.Elapsed.TotalSeconds, other.Loss, otherUA, other.Confusion.WeightedAccuracy);
             progress.History.Add(record);
-            bool improved = progress.BestEpoch == 0 || ua > progress.BestValidationUA || (ua == progress.BestValidationUA && scores.Loss < progress.BestValidationLoss);
+            int warmup = settings.Warmup;
+            bool improved = SelectionRule.Improves(epoch, ua, scores.Loss, progress.BestEpoch, progress.BestValidationUA, progress.BestValidationLoss, warmup);
             if (improved)
             {
                 progress.BestEpoch = epoch;
@@ -117,12 +127,19 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
                 progress.BestValidationLoss = scores.Loss;
                 Checkpoint.Save(BestPath, executor, labels, stats, Metadata(epoch, ua), includeOptimizer: false, epoch: epoch);
             }
+            if (SelectionRule.Improves(epoch, otherUA, other.Loss, progress.ReverseBestEpoch, progress.ReverseBestUA, progress.ReverseBestLoss, warmup))
+            {
+                progress.ReverseBestEpoch = epoch;
+                progress.ReverseBestUA = otherUA;
+                progress.ReverseBestLoss = other.Loss;
+                Checkpoint.Save(ReversePath, executor, labels, stats, Metadata(epoch, otherUA, reverse: true), includeOptimizer: false, epoch: epoch);
+            }
             progress.CompletedEpochs = epoch;
             progress.BatchesDone = 0;
             progress.EpochLossSum = 0;
             progress.EpochCorrect = progress.EpochSamples = 0;
             progress.EpochSeconds = 0;
-            if (settings.Patience > 0 && epoch - progress.BestEpoch >= settings.Patience && epoch < settings.Epochs)
+            if (SelectionRule.Stop(epoch, settings.Epochs, settings.Patience, progress.BestEpoch, progress.ReverseBestEpoch))
                 progress.Stopped = true;
             SaveLast(executor, stats, progress);
             observer.EpochCompleted(fold.Number, record, improved, progress.Stopped);
@@ -133,6 +150,10 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
         CheckBelongs(best);
         best.ApplyTo(executor, includeOptimizer: false);
         var testScores = test.Evaluate(executor, labels);
+        var reverse = Checkpoint.Load(ReversePath);
+        CheckBelongs(reverse);
+        reverse.ApplyTo(executor, includeOptimizer: false);
+        var reverseScores = validation.Evaluate(executor, labels);
         var result = new FoldResult
         {
             Fold = fold.Number,
@@ -144,6 +165,8 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
             Test = testScores.Confusion,
             History = progress.History,
             CheckpointPath = Path.Combine(Path.GetFileName(foldDir), BestFile),
+            Reverse = new ReverseResult(Join(fold.TestSpeakers), Join(fold.ValidationSpeakers), progress.ReverseBestEpoch,
+                progress.ReverseBestUA, reverseScores.Confusion),
         };
         observer.FoldCompleted(result);
         return result;
@@ -160,7 +183,26 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
         Checkpoint.Save(LastPath, executor, labels, stats, meta, includeOptimizer: true, epoch: progress.CompletedEpochs);
     }
 
-    Dictionary<string, string> Metadata(int epoch, double validationUA)
+    /// <summary>
+    /// The loss of the run's settings. The split normaliser is B x the mean weight over the training split's samples, a
+    /// constant: a batch's loss is then on average the mean weighted CE, and a batch of long utterances (small 1/length
+    /// weights) moves the model less than a batch of short ones, as the paper's per-sample weighting intends. (Dividing
+    /// by the batch's own sum of weights undoes that inside length-bucketed batches.)
+    /// </summary>
+    internal static LossOptions LossFor(TrainingSettings settings, SplitFeeder train, float[] classCounts)
+    {
+        if (settings.LossNormalizer == LossNormalizer.Batch) return new LossOptions { LengthWeight = settings.LengthWeight };
+        double sum = 0;
+        int n = 0;
+        foreach (var (frames, label) in train.Samples())
+        {
+            sum += 1.0 / ((settings.LengthWeight ? frames : 1) * (double)classCounts[label]);
+            n++;
+        }
+        return new LossOptions { LengthWeight = settings.LengthWeight, Normalizer = settings.BatchSize * sum / n };
+    }
+
+    Dictionary<string, string> Metadata(int epoch, double validationUA, bool reverse = false)
     {
         var meta = new Dictionary<string, string>
         {
@@ -173,9 +215,17 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
             ["test_speakers"] = Join(fold.TestSpeakers),
             ["best_epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
             ["validation_ua"] = validationUA.ToString("R", CultureInfo.InvariantCulture),
+            // Which speaker chose this epoch: the reverse direction's selector is the designated test speaker, and the
+            // speaker this model may be scored on is then the designated validation speaker.
+            ["selected_by"] = Join(reverse ? fold.TestSpeakers : fold.ValidationSpeakers),
+            ["scored_on"] = Join(reverse ? fold.ValidationSpeakers : fold.TestSpeakers),
             ["settings"] = System.Text.Json.JsonSerializer.Serialize(settings, TrainingSettings.JsonOptions),
         };
-        if (settings.Mode == LengthMode.Fixed) meta["piece_frames"] = FixedLengthPieces.Frames.ToString(CultureInfo.InvariantCulture);
+        if (settings.Mode == LengthMode.Fixed)
+        {
+            meta["piece_frames"] = FixedLengthPieces.Frames.ToString(CultureInfo.InvariantCulture);
+            meta[FixedLengthPieces.SplitKey] = TrainingSettings.SplitName(settings.Split);
+        }
         return meta;
     }
 
@@ -187,6 +237,21 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
             checkpoint.Metadata.GetValueOrDefault("fold") != fold.Number.ToString(CultureInfo.InvariantCulture))
             throw new SerException($"{checkpoint.Path}: belongs to a different run or fold than the one being resumed (settings differ)");
     }
+}
+
+/// <summary>
+/// How a fold picks its model, the same for both length modes and both directions: an epoch is a candidate only from
+/// the warm-up on (never an epoch-1 model whose validation UA was a lucky spike), the best candidate has the highest
+/// UA of the selecting speaker (ties: lower loss), and training stops early only when every direction has gone
+/// <c>patience</c> epochs past its best candidate (so no stop before warm-up + patience).
+/// </summary>
+internal static class SelectionRule
+{
+    public static bool Improves(int epoch, double ua, double loss, int bestEpoch, double bestUA, double bestLoss, int warmup) =>
+        epoch >= Math.Max(1, warmup) && (bestEpoch == 0 || ua > bestUA || (ua == bestUA && loss < bestLoss));
+
+    public static bool Stop(int epoch, int epochs, int patience, params int[] bestEpochs) =>
+        patience > 0 && epoch < epochs && bestEpochs.All(best => best > 0 && epoch - best >= patience);
 }
 
 /// <summary>Derived seeds: one 64-bit value per (seed, fold, purpose), so each random stream is independent.</summary>

@@ -33,6 +33,7 @@ internal sealed class RunState
         [JsonPropertyName("checkpoint")] public string Checkpoint { get; set; } = "";
         [JsonPropertyName("confusion_counts")] public long[][] ConfusionCounts { get; set; } = [];
         [JsonPropertyName("history")] public List<EpochRecord> History { get; set; } = [];
+        [JsonPropertyName("reverse")] public CompletedReverse? Reverse { get; set; }
 
         public static CompletedFold From(FoldResult r) => new()
         {
@@ -45,14 +46,13 @@ internal sealed class RunState
             Checkpoint = r.CheckpointPath,
             ConfusionCounts = r.Test.ToJaggedCounts(),
             History = r.History.ToList(),
+            Reverse = r.Reverse is { } v
+                ? new CompletedReverse { Selector = v.Selector, Tested = v.Tested, BestEpoch = v.BestEpoch, SelectorUA = v.SelectorUA, ConfusionCounts = v.Test.ToJaggedCounts() }
+                : null,
         };
 
         public FoldResult ToResult(IReadOnlyList<string> labels)
         {
-            var m = new ConfusionMatrix(labels);
-            for (int a = 0; a < ConfusionCounts.Length; a++)
-                for (int p = 0; p < ConfusionCounts[a].Length; p++)
-                    m.Add(a, p, ConfusionCounts[a][p]);
             return new FoldResult
             {
                 Fold = Fold,
@@ -61,11 +61,31 @@ internal sealed class RunState
                 TestSpeaker = TestSpeaker,
                 BestEpoch = BestEpoch,
                 BestValidationUA = BestValidationUA,
-                Test = m,
+                Test = Matrix(labels, ConfusionCounts),
                 History = History,
                 CheckpointPath = Checkpoint,
+                Reverse = Reverse is { } v ? new ReverseResult(v.Selector, v.Tested, v.BestEpoch, v.SelectorUA, Matrix(labels, v.ConfusionCounts)) : null,
             };
         }
+
+        static ConfusionMatrix Matrix(IReadOnlyList<string> labels, long[][] counts)
+        {
+            var m = new ConfusionMatrix(labels);
+            for (int a = 0; a < counts.Length; a++)
+                for (int p = 0; p < counts[a].Length; p++)
+                    m.Add(a, p, counts[a][p]);
+            return m;
+        }
+    }
+
+    /// <summary>The reverse direction of a finished fold (<see cref="ReverseResult"/>).</summary>
+    public sealed class CompletedReverse
+    {
+        [JsonPropertyName("selector")] public string Selector { get; set; } = "";
+        [JsonPropertyName("tested")] public string Tested { get; set; } = "";
+        [JsonPropertyName("best_epoch")] public int BestEpoch { get; set; }
+        [JsonPropertyName("selector_ua")] public double SelectorUA { get; set; }
+        [JsonPropertyName("confusion_counts")] public long[][] ConfusionCounts { get; set; } = [];
     }
 
     static readonly JsonSerializerOptions Json = new()

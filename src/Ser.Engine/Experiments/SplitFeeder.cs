@@ -37,10 +37,13 @@ internal abstract class SplitFeeder
     public abstract int Owner(int member);
     /// <summary>Samples per class (the loss weights' n_c: utterances in variable mode, pieces in fixed mode).</summary>
     public abstract float[] ClassCounts(int classes);
+    /// <summary>Every sample's input length in frames (what the loss's 1/length sees) and label.</summary>
+    public abstract IEnumerable<(int Frames, int Label)> Samples();
 
-    public static SplitFeeder Create(LengthMode mode, FeatureCache cache, int[] utterances, FeatureStats stats, int batchSize) =>
+    public static SplitFeeder Create(LengthMode mode, FeatureCache cache, int[] utterances, FeatureStats stats, int batchSize,
+        FixedSplit split = FixedSplit.Pieces) =>
         mode == LengthMode.Fixed
-            ? new FixedFeeder(cache, utterances, stats, batchSize)
+            ? new FixedFeeder(cache, utterances, stats, batchSize, split)
             : new VariableFeeder(cache, utterances, stats, batchSize);
 
     /// <summary>
@@ -112,6 +115,7 @@ internal sealed class VariableFeeder : SplitFeeder
     public override void Fill(Batch batch, ReadOnlySpan<int> members) => _loader.Fill(batch, members);
     public override int Owner(int member) => _position[member];
     public override float[] ClassCounts(int classes) => CountLabels(Utterances, classes);
+    public override IEnumerable<(int Frames, int Label)> Samples() => Utterances.Select(u => (Cache.Frames(u), Cache.Label(u)));
 }
 
 /// <summary>3 s pieces of every utterance, each a full 300-frame sample (see <see cref="FixedLengthPieces"/>).</summary>
@@ -122,12 +126,12 @@ internal sealed class FixedFeeder : SplitFeeder
     readonly FeatureStats _stats;
     readonly int _batchSize;
 
-    public FixedFeeder(FeatureCache cache, int[] utterances, FeatureStats stats, int batchSize) : base(cache, utterances)
+    public FixedFeeder(FeatureCache cache, int[] utterances, FeatureStats stats, int batchSize, FixedSplit split) : base(cache, utterances)
     {
         var pieces = new List<Piece>();
         var owner = new List<int>();
         for (int u = 0; u < utterances.Length; u++)
-            foreach (var p in FixedLengthPieces.Split(utterances[u], cache.Frames(utterances[u])))
+            foreach (var p in FixedLengthPieces.Split(utterances[u], cache.Frames(utterances[u]), FixedLengthPieces.Frames, split))
             {
                 pieces.Add(p);
                 owner.Add(u);
@@ -177,4 +181,5 @@ internal sealed class FixedFeeder : SplitFeeder
 
     public override int Owner(int member) => _owner[member];
     public override float[] ClassCounts(int classes) => CountLabels(_pieces.Select(p => p.Item), classes);
+    public override IEnumerable<(int Frames, int Label)> Samples() => _pieces.Select(p => (FixedLengthPieces.Frames, Cache.Label(p.Item)));
 }

@@ -14,6 +14,24 @@ public enum LengthMode
     Fixed,
 }
 
+/// <summary>How the fixed-length baseline cuts an utterance (<see cref="FixedLengthPieces"/>).</summary>
+public enum FixedSplit
+{
+    /// <summary>Consecutive 3 s pieces; the last one holds the remainder (possibly one frame), zero-padded.</summary>
+    Pieces,
+    /// <summary>ceil(L / 3 s) equal parts of at most 3 s ("sub-sentences of equal lengths"), each zero-padded.</summary>
+    Equal,
+}
+
+/// <summary>What the weighted loss of a batch is divided by.</summary>
+public enum LossNormalizer
+{
+    /// <summary>A constant: batch size x the mean sample weight over the training split, so 1/length acts across batches.</summary>
+    Split,
+    /// <summary>The batch's own sum of weights (before 2026-12): inside a length-bucketed batch 1/length then cancels.</summary>
+    Batch,
+}
+
 /// <summary>
 /// Everything that decides a training run's result (what <c>sertool train</c>'s options set). Recorded in the run's state
 /// file and checkpoints; <c>--resume</c> continues only a run with the same settings.
@@ -49,6 +67,20 @@ public sealed record TrainingSettings
     [JsonPropertyName("patience")] public int Patience { get; init; } = 8;
     /// <summary>Global gradient-norm clip of every Adam step (0 = off); guards the LSTM against rare exploding steps.</summary>
     [JsonPropertyName("clip_norm")] public double ClipNorm { get; init; } = 5;
+    /// <summary>
+    /// Epochs before model selection starts: no early stop, and no epoch earlier than this is ever chosen (so a fold cannot
+    /// keep a model from before it learned). -1 = half the epoch budget. Decided on validation data: in the 2026-11 runs
+    /// three folds kept an epoch-1 or epoch-2 model (training loss still ln 4) whose validation UA was a lucky spike.
+    /// </summary>
+    [JsonPropertyName("warmup_epochs")] public int WarmupEpochs { get; init; } = -1;
+    /// <summary>The paper's 1/length factor in each sample's loss weight (off: class weighting only; the ablation).</summary>
+    [JsonPropertyName("length_weight")] public bool LengthWeight { get; init; } = true;
+    [JsonPropertyName("loss_normalizer")] public LossNormalizer LossNormalizer { get; init; } = LossNormalizer.Split;
+    /// <summary>Fixed mode only: how utterances are cut.</summary>
+    [JsonPropertyName("split")] public FixedSplit Split { get; init; } = FixedSplit.Pieces;
+
+    /// <summary>The warm-up in epochs, resolved (never more than the budget).</summary>
+    public int Warmup => Math.Min(Epochs, WarmupEpochs >= 0 ? WarmupEpochs : Epochs / 2);
 
     /// <summary>The model: the preset's sizes with one output per corpus class.</summary>
     public ModelConfig Model(int classes) => (CustomModel ?? ModelConfig.Preset(Preset)) with { Classes = classes };
@@ -65,6 +97,7 @@ public sealed record TrainingSettings
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new SerException($"--lr must be a positive number (got {LearningRate})");
         if (Patience < 0) throw new SerException($"--patience must be 0 (off) or positive (got {Patience})");
         if (ClipNorm < 0 || double.IsNaN(ClipNorm)) throw new SerException($"clip norm must be 0 (off) or positive (got {ClipNorm})");
+        if (WarmupEpochs < -1) throw new SerException($"--warmup must be 0 or more epochs, or -1 for half the budget (got {WarmupEpochs})");
     }
 
     /// <summary>The settings as the report's table shows them.</summary>
@@ -72,7 +105,7 @@ public sealed record TrainingSettings
     {
         ["corpus"] = Corpus,
         ["preset"] = CustomModel is null ? Preset : $"{Preset}: {CustomModel}",
-        ["mode"] = ModeName(Mode),
+        ["mode"] = Mode == LengthMode.Fixed ? $"fixed ({SplitName(Split)})" : ModeName(Mode),
         ["folds"] = string.Join(",", Folds),
         ["epochs"] = Epochs.ToString(CultureInfo.InvariantCulture),
         ["batch size"] = BatchSize.ToString(CultureInfo.InvariantCulture),
@@ -81,10 +114,21 @@ public sealed record TrainingSettings
         ["patience"] = Patience.ToString(CultureInfo.InvariantCulture),
         ["clip norm"] = ClipNorm.ToString("R", CultureInfo.InvariantCulture),
         ["optimizer"] = "Adam (β1 0.9, β2 0.999, ε 1e-8)",
-        ["model choice"] = "best validation UA (ties: lower validation loss), early stopping on it",
+        ["loss"] = $"weighted cross-entropy, w = {(LengthWeight ? "1/(length x class count)" : "1/class count")}, divided by " +
+                   (LossNormalizer == LossNormalizer.Split ? "batch size x mean w over the training split" : "the batch's sum of w"),
+        ["model choice"] = $"best validation UA among epochs {Warmup + (Warmup == 0 ? 1 : 0)}..{Epochs} (ties: lower validation loss); " +
+                           "no early stop before then; each held-out speaker selects for the other",
     };
 
     public static string ModeName(LengthMode mode) => mode == LengthMode.Fixed ? "fixed" : "variable";
+    public static string SplitName(FixedSplit split) => split == FixedSplit.Equal ? "equal" : "pieces";
+
+    public static FixedSplit ParseSplit(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "pieces" => FixedSplit.Pieces,
+        "equal" => FixedSplit.Equal,
+        _ => throw new SerException($"--split: expected pieces or equal (got '{text}')"),
+    };
 
     public static LengthMode ParseMode(string text) =>
         ParseModeOrNull(text) ?? throw new SerException($"--mode: expected variable or fixed (got '{text}')");
@@ -109,7 +153,8 @@ public sealed record TrainingSettings
     public bool Equals(TrainingSettings? other) =>
         other is not null && Corpus == other.Corpus && Preset == other.Preset && Equals(CustomModel, other.CustomModel) && Mode == other.Mode &&
         Folds.AsSpan().SequenceEqual(other.Folds) && Epochs == other.Epochs && BatchSize == other.BatchSize &&
-        LearningRate.Equals(other.LearningRate) && Seed == other.Seed && Patience == other.Patience && ClipNorm.Equals(other.ClipNorm);
+        LearningRate.Equals(other.LearningRate) && Seed == other.Seed && Patience == other.Patience && ClipNorm.Equals(other.ClipNorm) &&
+        WarmupEpochs == other.WarmupEpochs && LengthWeight == other.LengthWeight && LossNormalizer == other.LossNormalizer && Split == other.Split;
 
     public override int GetHashCode() => HashCode.Combine(Corpus, Preset, Mode, Epochs, BatchSize, Seed, Patience);
 }

@@ -260,9 +260,14 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
         }
     }
 
+    /// <summary>Weights and normaliser of <see cref="Loss"/>.</summary>
+    public Training.LossOptions LossOptions { get; set; } = new();
+
     /// <summary>
-    /// The contract's weighted loss over the current batch: w_b = 1 / (V_b n_{y_b}), loss = sum w_b CE_b / sum w_b, with
-    /// n the class counts (all ones when empty). With gradient, also writes dlogits for <see cref="Backward"/>.
+    /// The contract's weighted loss over the current batch: w_b = 1 / (V_b n_{y_b}) (V_b only with
+    /// <see cref="LossOptions.LengthWeight"/>), loss = sum w_b CE_b / N (N = <see cref="LossOptions.Normalizer"/>, or
+    /// sum w_b when 0), with n the class counts (all ones when empty). With gradient, also writes dlogits for
+    /// <see cref="Backward"/>.
     /// </summary>
     public double Loss(ReadOnlySpan<float> classCounts, bool gradient, Span<double> perSample = default)
     {
@@ -273,10 +278,14 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
         {
             double n = classCounts.IsEmpty ? 1.0 : classCounts[_labels[b]];
             if (!(n > 0)) throw new ArgumentException($"class {_labels[b]} has count {n}; counts must be positive");
-            _weights[b] = 1.0 / (_lengths[0][b] * n);
+            _weights[b] = 1.0 / ((LossOptions.LengthWeight ? _lengths[0][b] : 1) * n);
         }
+        double normalizer = 0;
+        if (LossOptions.Normalizer > 0) normalizer = LossOptions.Normalizer;
+        else
+            for (int b = 0; b < Batch; b++) normalizer += _weights[b];
         long start = Begin("loss", LayerPass.Forward);
-        double loss = Backend.SoftmaxCrossEntropy(LogitsView, _labels.AsSpan(0, Batch), _weights.AsSpan(0, Batch),
+        double loss = Backend.SoftmaxCrossEntropy(LogitsView, _labels.AsSpan(0, Batch), _weights.AsSpan(0, Batch), normalizer,
             gradient ? DLogitsView : default, perSample);
         EndNamed("loss", LayerPass.Forward, start, 5.0 * Batch * Config.Classes);
         return loss;

@@ -66,6 +66,12 @@ public sealed class EmotionRecognizer : IDisposable
         _pieceFrames = FixedLengthPieces.Frames;
         if (checkpoint.Metadata.TryGetValue("piece_frames", out var pf) && !(int.TryParse(pf, out _pieceFrames) && _pieceFrames > 0))
             throw new SerException($"{checkpoint.Path}: piece_frames '{pf}' is not a positive frame count");
+        Split = FixedSplit.Pieces;   // checkpoints from before the equal split was added
+        if (checkpoint.Metadata.TryGetValue(FixedLengthPieces.SplitKey, out var split))
+        {
+            try { Split = TrainingSettings.ParseSplit(split); }
+            catch (SerException) { throw new SerException($"{checkpoint.Path}: {FixedLengthPieces.SplitKey} '{split}' is not pieces or equal"); }
+        }
         // Build one executor now, so a device or model problem shows up at load time rather than on the first call.
         _idle.Add(CreateExecutor());
     }
@@ -81,6 +87,8 @@ public sealed class EmotionRecognizer : IDisposable
     public IReadOnlyList<string> Labels => _checkpoint.Labels;
     public ModelConfig Config => _checkpoint.Config;
     public LengthMode Mode { get; }
+    /// <summary>How a fixed-length model cuts an utterance (as it was trained and evaluated).</summary>
+    public FixedSplit Split { get; }
     /// <summary>The checkpoint's training metadata (corpus, fold, preset, ...).</summary>
     public IReadOnlyDictionary<string, string> Metadata => _checkpoint.Metadata;
     /// <summary>Softmax temperature applied to every posterior (the checkpoint's; 1 = uncalibrated).</summary>
@@ -118,7 +126,7 @@ public sealed class EmotionRecognizer : IDisposable
             }
             else
             {
-                var pieces = FixedLengthPieces.Split(0, frames, _pieceFrames);
+                var pieces = FixedLengthPieces.Split(0, frames, _pieceFrames, Split);
                 var x = new float[_pieceFrames * bins];           // [P, F]
                 var p = new float[pieces.Length * k];             // [pieces, K]
                 for (int i = 0; i < pieces.Length; i++)

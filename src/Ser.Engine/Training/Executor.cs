@@ -83,6 +83,12 @@ public sealed class Executor : IDisposable
     public ModelConfig Config => _graph.Config;
     public ExecutorOptions Options { get; }
     public AdamOptions Adam { get; set; } = new();
+    /// <summary>The loss's weights and normaliser (defaults: 1/(length x class count), each batch's own weight sum).</summary>
+    public LossOptions Loss
+    {
+        get => _graph.LossOptions;
+        set => _graph.LossOptions = value ?? throw new ArgumentNullException(nameof(value));
+    }
     public string Device => _graph.Backend.Name;
     public int Threads => _graph.Backend.Workers;
     public bool IsTraining => _graph.Training;

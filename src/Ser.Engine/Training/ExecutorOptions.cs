@@ -56,6 +56,18 @@ public sealed record AdamOptions
     public double ClipNorm { get; init; }
 }
 
+/// <summary>
+/// The weighted loss: w_b = 1 / (V_b n_{y_b}) (V_b valid frames, n class counts; the V_b factor only with
+/// <see cref="LengthWeight"/>), loss = sum_b w_b CE_b / N with N = <see cref="Normalizer"/>, or the batch's own
+/// sum_b w_b when that is 0 (then the weights only set the mix inside a batch).
+/// </summary>
+public sealed record LossOptions
+{
+    public bool LengthWeight { get; init; } = true;
+    /// <summary>N; 0 = each batch's sum of weights.</summary>
+    public double Normalizer { get; init; }
+}
+
 /// <summary>What one training or evaluation step measured on its batch.</summary>
 /// <param name="Loss">The contract's weighted loss sum_b w_b CE_b / sum_b w_b.</param>
 /// <param name="Correct">Samples whose argmax logit equals the label.</param>

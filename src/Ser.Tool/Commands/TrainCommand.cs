@@ -51,6 +51,18 @@ internal sealed class TrainCommand : ICommand
     [Option("patience", HelpText = "Stop a fold after this many epochs without a better validation UA; 0 = never (default 8).")]
     public int? Patience { get; set; }
 
+    [Option("warmup", HelpText = "Epochs before model selection: no earlier epoch is chosen and no early stop before it (default: half of --epochs).")]
+    public int? Warmup { get; set; }
+
+    [Option("length-weight", HelpText = "on (default): each sample's loss weight has the paper's 1/length factor; off: class weighting only (the ablation).")]
+    public string? LengthWeight { get; set; }
+
+    [Option("loss-normalizer", HelpText = "split (default): the weighted loss is divided by batch size x the training split's mean weight, so 1/length acts across batches; batch: by each batch's own weight sum (before 2026-12).")]
+    public string? LossNormalizer { get; set; }
+
+    [Option("split", HelpText = "Fixed mode: pieces (default: consecutive 3 s pieces, the remainder zero-padded) or equal (ceil(L/3 s) equal parts of at most 3 s).")]
+    public string? Split { get; set; }
+
     [Option("device", HelpText = "cpu, cuda or auto (default auto: CUDA when available, else the CPU).")]
     public string? Device { get; set; }
 
@@ -72,9 +84,12 @@ internal sealed class TrainCommand : ICommand
         var settings = ResolveSettings(outDir, out int foldCount);
         string device = DeviceChoice.Resolve(Device, console.WriteLine);
 
+        string split = settings.Mode == LengthMode.Fixed ? $" ({TrainingSettings.SplitName(settings.Split)})" : "";
+        string lengthWeight = settings.LengthWeight ? "" : "no length weight, ";
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"sertool train: corpus {settings.Corpus}, preset {settings.Preset}, {TrainingSettings.ModeName(settings.Mode)}-length, " +
-            $"up to {settings.Epochs} epoch{(settings.Epochs == 1 ? "" : "s")} (patience {settings.Patience}), batch {settings.BatchSize}, lr {settings.LearningRate}, seed {settings.Seed}, " +
+            $"sertool train: corpus {settings.Corpus}, preset {settings.Preset}, {TrainingSettings.ModeName(settings.Mode)}-length{split}, " +
+            $"up to {settings.Epochs} epoch{(settings.Epochs == 1 ? "" : "s")} (warm-up {settings.Warmup}, patience {settings.Patience}), " +
+            $"{lengthWeight}batch {settings.BatchSize}, lr {settings.LearningRate}, seed {settings.Seed}, " +
             $"device {device}, run folder {outDir}{(Resume ? " (resuming)" : "")}"));
         if (settings.Folds.Length < foldCount)
             console.WriteLine(settings.Folds.Length == 1 && Folds is null && !Resume
@@ -149,6 +164,10 @@ internal sealed class TrainCommand : ICommand
                 LearningRate = Same("--lr", LearningRate, saved.LearningRate),
                 Seed = Same("--seed", Seed, saved.Seed),
                 Patience = Same("--patience", Patience, saved.Patience),
+                WarmupEpochs = Same("--warmup", Warmup, saved.WarmupEpochs),
+                LengthWeight = Same("--length-weight", LengthWeight is null ? (bool?)null : ParseOnOff("--length-weight", LengthWeight), saved.LengthWeight),
+                LossNormalizer = Same("--loss-normalizer", LossNormalizer is null ? (LossNormalizer?)null : ParseNormalizer(LossNormalizer), saved.LossNormalizer),
+                Split = Same("--split", Split is null ? (FixedSplit?)null : TrainingSettings.ParseSplit(Split), saved.Split),
             };
             foldCount = FoldCount(settings.Corpus);
             if (Folds is not null && !ParseFolds(Folds, foldCount).SequenceEqual(saved.Folds))
@@ -166,7 +185,12 @@ internal sealed class TrainCommand : ICommand
             LearningRate = LearningRate ?? Defaults.LearningRate,
             Seed = Seed ?? Defaults.Seed,
             Patience = Patience ?? Defaults.Patience,
+            WarmupEpochs = Warmup ?? Defaults.WarmupEpochs,
+            LengthWeight = LengthWeight is null ? Defaults.LengthWeight : ParseOnOff("--length-weight", LengthWeight),
+            LossNormalizer = LossNormalizer is null ? Defaults.LossNormalizer : ParseNormalizer(LossNormalizer),
+            Split = Split is null ? Defaults.Split : TrainingSettings.ParseSplit(Split),
         };
+        if (Split is not null && settings.Mode != LengthMode.Fixed) throw new SerException("--split applies to --mode fixed only");
         settings = settings with { Folds = [1] };
         settings.Validate();                                  // cheap checks before the corpus is read
         foldCount = FoldCount(settings.Corpus);
@@ -183,6 +207,20 @@ internal sealed class TrainCommand : ICommand
         Ser.Engine.Models.ModelConfig.Preset(name);
         return (name, null);
     }
+
+    static bool ParseOnOff(string option, string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "on" or "true" or "yes" => true,
+        "off" or "false" or "no" => false,
+        _ => throw new SerException($"{option}: expected on or off (got '{text}')"),
+    };
+
+    static LossNormalizer ParseNormalizer(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "split" => Ser.Engine.Experiments.LossNormalizer.Split,
+        "batch" => Ser.Engine.Experiments.LossNormalizer.Batch,
+        _ => throw new SerException($"--loss-normalizer: expected split or batch (got '{text}')"),
+    };
 
     static T Same<T>(string option, T? given, T saved) where T : struct =>
         given is null || given.Value.Equals(saved) ? saved

@@ -297,10 +297,11 @@ public class CudaOpsTests
         var dl = tw.New(logits.C.Shape);
         int[] labels = [0, 3, 1, 1, 2, 0, 3];
         double[] weights = labels.Select((_, i) => 1.0 / (10 + i)).ToArray();
+        const double Norm = 0.9;   // a constant normaliser, not the batch's sum of weights (0.53): the kernel must use it
         var psC = new double[batch];
         var psG = new double[batch];
-        double lc = tw.C.SoftmaxCrossEntropy(logits.C, labels, weights, dl.C, psC);
-        double lg = tw.G.SoftmaxCrossEntropy(logits.G, labels, weights, dl.G, psG);
+        double lc = tw.C.SoftmaxCrossEntropy(logits.C, labels, weights, Norm, dl.C, psC);
+        double lg = tw.G.SoftmaxCrossEntropy(logits.G, labels, weights, Norm, dl.G, psG);
         Assert.Equal(lc, lg, 1e-12);
         Check.Close(psC, psG, 1e-12, 1e-14, "per-sample CE");
         Close(tw.Read(dl).C, tw.Read(dl).G, 1e-6, "dlogits");
@@ -310,8 +311,8 @@ public class CudaOpsTests
         gpu.LossMode = CudaLossMode.Accumulate;
         try
         {
-            Assert.True(double.IsNaN(gpu.SoftmaxCrossEntropy(logits.G, labels, weights, dl.G)));
-            Assert.True(double.IsNaN(gpu.SoftmaxCrossEntropy(logits.G, labels, weights, dl.G)));
+            Assert.True(double.IsNaN(gpu.SoftmaxCrossEntropy(logits.G, labels, weights, Norm, dl.G)));
+            Assert.True(double.IsNaN(gpu.SoftmaxCrossEntropy(logits.G, labels, weights, Norm, dl.G)));
         }
         finally
         {
@@ -333,7 +334,7 @@ public class CudaOpsTests
         gpu.LossMode = CudaLossMode.Defer; // TrainStep's mode: nothing waits until ReadLoss, nothing accumulates
         try
         {
-            Assert.True(double.IsNaN(gpu.SoftmaxCrossEntropy(logits.G, labels, weights, dl.G)));
+            Assert.True(double.IsNaN(gpu.SoftmaxCrossEntropy(logits.G, labels, weights, Norm, dl.G)));
         }
         finally
         {

@@ -7,14 +7,12 @@ namespace Ser.Engine.Backends.Cpu;
 internal sealed unsafe partial class CpuBackend<T>
 {
     protected override double SoftmaxCrossEntropyCore(TensorView logits, ReadOnlySpan<int> labels, ReadOnlySpan<double> weights,
-        TensorView dlogits, Span<double> perSample)
+        double normalizer, TensorView dlogits, Span<double> perSample)
     {
         int batch = logits.Shape.D0, k = logits.Shape.D1;
         T* z = Ptr(logits);
         T* dz = dlogits.IsEmpty ? null : Ptr(dlogits);
-        double weightSum = 0, loss = 0;
-        for (int b = 0; b < batch; b++) weightSum += weights[b];
-        if (!(weightSum > 0)) throw new ArgumentException("loss weights must have a positive sum", nameof(weights));
+        double loss = 0;
         for (int b = 0; b < batch; b++)
         {
             T* row = z + b * k;
@@ -28,7 +26,7 @@ internal sealed unsafe partial class CpuBackend<T>
             loss += weights[b] * ce;
             if (dz != null)
             {
-                double scale = weights[b] / weightSum;
+                double scale = weights[b] / normalizer;
                 for (int j = 0; j < k; j++)
                 {
                     double p = Math.Exp(double.CreateTruncating(row[j]) - logSum);
@@ -36,6 +34,6 @@ internal sealed unsafe partial class CpuBackend<T>
                 }
             }
         }
-        return loss / weightSum;
+        return loss / normalizer;
     }
 }

@@ -328,16 +328,10 @@ internal static class CudaKernels
         //   perSample[b] = CE_b, correct[b] = (first argmax == label), result = {loss, correct count},
         //   dlogits (unless 0) = (w_b / sum w) (softmax_b - onehot(y_b)),
         //   totals (unless 0) += {loss, correct, B, 1}: the queued-step accumulator read once per epoch.
+        // norm: what the weighted sum is divided by (the caller's constant, or the batch's sum of weights).
         extern "C" __global__ void ser_softmax_xent(const float* logits, const int* labels, const double* weights, float* dlogits,
-            double* perSample, int* correct, double* result, double* totals, int B, int K)
+            double* perSample, int* correct, double* result, double* totals, int B, int K, double norm)
         {
-            __shared__ double weightSum;
-            if (threadIdx.x == 0) {
-                double s = 0.0;
-                for (int b = 0; b < B; b++) s += weights[b];
-                weightSum = s;
-            }
-            __syncthreads();
             for (int b = threadIdx.x; b < B; b += blockDim.x) {
                 const float* row = logits + (i64)b * K;
                 int y = labels[b];
@@ -351,7 +345,7 @@ internal static class CudaKernels
                 for (int j = 1; j < K; j++) if (row[j] > row[best]) best = j;
                 correct[b] = best == y ? 1 : 0;
                 if (dlogits != 0) {
-                    double scale = weights[b] / weightSum;
+                    double scale = weights[b] / norm;
                     for (int j = 0; j < K; j++)
                         dlogits[(i64)b * K + j] = (float)(scale * (exp((double)row[j] - logSum) - (j == y ? 1.0 : 0.0)));
                 }
@@ -364,7 +358,7 @@ internal static class CudaKernels
                     loss += weights[b] * perSample[b];
                     right += correct[b];
                 }
-                loss /= weightSum;
+                loss /= norm;
                 result[0] = loss;
                 result[1] = (double)right;
                 if (totals != 0) {

@@ -41,18 +41,15 @@ internal sealed unsafe partial class CudaBackend<T>
     }
 
     protected override double SoftmaxCrossEntropyCore(TensorView logits, ReadOnlySpan<int> labels, ReadOnlySpan<double> weights,
-        TensorView dlogits, Span<double> perSample)
+        double normalizer, TensorView dlogits, Span<double> perSample)
     {
         int batch = logits.Shape.D0, k = logits.Shape.D1;
-        double weightSum = 0;
-        for (int b = 0; b < batch; b++) weightSum += weights[b];
-        if (!(weightSum > 0)) throw new ArgumentException("loss weights must have a positive sum", nameof(weights));
         _device.MakeCurrent();
         EnsureLossCapacity(batch);
         ulong lg = Ptr(logits), lab = _staging.Push(labels), wts = _staging.Push(weights), dl = PtrOrNull(dlogits);
         ulong ce = _lossSamples!.Pointer, correct = ce + (ulong)(_lossCapacity * sizeof(double));
         ulong result = Scalar(LossResult), totals = LossMode == CudaLossMode.Accumulate ? Scalar(Totals) : 0;
-        void** args = stackalloc void*[] { &lg, &lab, &wts, &dl, &ce, &correct, &result, &totals, &batch, &k };
+        void** args = stackalloc void*[] { &lg, &lab, &wts, &dl, &ce, &correct, &result, &totals, &batch, &k, &normalizer };
         int threads = Math.Min(1024, (batch + 31) / 32 * 32);
         LaunchGrid(_k.SoftmaxCrossEntropy, new Dim3(1), new Dim3((uint)threads), args);
         if (!perSample.IsEmpty)

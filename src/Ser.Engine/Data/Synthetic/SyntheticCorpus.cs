@@ -40,10 +40,17 @@ public static class SyntheticCorpus
     // Random streams: one family per purpose, so changing one part's draws never shifts another's.
     const int StreamSpeakers = 1, StreamSessions = 2, StreamDeal = 3, StreamUtterance = 4;
 
-    public static List<Utterance> Create(int utterances = DefaultUtterances, int seed = DefaultSeed)
+    /// <param name="spanShare">
+    /// The emotional span's share of an emotional utterance, or null for the default U(0.3, 0.6). 1 = emotion throughout:
+    /// the control where cutting an utterance into pieces loses no emotional frames. The random draws are the same
+    /// either way, so the corpora differ only in the spans.
+    /// </param>
+    public static List<Utterance> Create(int utterances = DefaultUtterances, int seed = DefaultSeed, double? spanShare = null)
     {
         if (utterances < 2 * Sessions)
             throw new SerException($"synthetic: utterances must be at least {2 * Sessions} (got {utterances})");
+        if (spanShare is { } sp && !(sp > 0 && sp <= 1))
+            throw new SerException($"synthetic: span must be in (0, 1] (got {sp.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
 
         var channels = new SessionChannel[Sessions];
         var voices = new List<SpeakerVoice>();
@@ -84,6 +91,7 @@ public static class SyntheticCorpus
             if (label != Emotions.Neutral)
             {
                 span = r.Uniform(0.3, 0.6) * seconds;
+                if (spanShare is { } share) span = share * seconds;
                 start = r.Uniform(0, seconds - span);
                 intensity = r.Uniform(0.7, 1.0);
             }
