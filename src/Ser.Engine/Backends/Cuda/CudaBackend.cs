@@ -21,7 +21,7 @@ namespace Ser.Engine.Backends.Cuda;
 /// Split over files by concern, mirroring Backends/Cpu: CudaConv, CudaPool, CudaSequence, CudaLstm, CudaDense,
 /// CudaElementwise, CudaLoss, CudaAdam.
 /// </summary>
-internal sealed unsafe partial class CudaBackend<T> : Backend<T> where T : unmanaged, IBinaryFloatingPointIeee754<T>
+internal sealed unsafe partial class CudaBackend<T> : Backend<T>, IArenaDevice where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     const int Threads = 256;
     const long MaxBlocks = 1 << 20; // grid-stride loops cover the rest
@@ -176,9 +176,40 @@ internal sealed unsafe partial class CudaBackend<T> : Backend<T> where T : unman
     protected override Arena AllocateCore(long elements, string name)
     {
         _device.MakeCurrent();
-        var arena = new CudaArena(name, elements, sizeof(float), _stream, bytes => _deviceBytes -= bytes);
+        var arena = new CudaArena(name, elements, sizeof(float), this, bytes => _deviceBytes -= bytes);
         Account(arena.Bytes);
         return arena;
+    }
+
+    (ulong Pointer, IDisposable Owner) IArenaDevice.Allocate(string name, long bytes)
+    {
+        _device.MakeCurrent();
+        var memory = CudaArena.AllocateDevice(name, bytes);
+        try
+        {
+            memory.Clear(_stream);
+        }
+        catch
+        {
+            memory.Dispose();
+            throw;
+        }
+        return (memory.Pointer, memory);
+    }
+
+    // An arena that outlives this backend (its owner disposed the backend first) has nothing left to wait for: the
+    // backend synchronised before destroying the stream, and the memory handle frees itself in its own context.
+    IDisposable IArenaDevice.PushContext() => _device.Context.IsClosed ? NoContext.Instance : _device.Context.Push();
+
+    void IArenaDevice.Synchronize()
+    {
+        if (!_stream.IsClosed) _stream.Synchronize();
+    }
+
+    sealed class NoContext : IDisposable
+    {
+        public static readonly NoContext Instance = new();
+        public void Dispose() { }
     }
 
     protected override void UploadCore(ReadOnlySpan<float> source, TensorView destination)
