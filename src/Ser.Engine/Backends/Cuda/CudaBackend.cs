@@ -54,7 +54,7 @@ internal sealed unsafe partial class CudaBackend<T> : Backend<T>, IArenaDevice w
             _cudnn = Track(created, CudnnHandle.Create(_stream));
             _staging = Track(created, new CudaStaging(_stream));
             _lengths = Track(created, new CudaLengthCache(_stream));
-            _k = new CudaKernelFunctions(device.LoadModule(CudaKernels.Source, CudaKernels.ProgramName, CudaKernels.Options));
+            _k = new CudaKernelFunctions(device.LoadModule(CudaKernels.Set));
             _scalars = Track(created, CudaArena.AllocateDevice("backend scalars", ScalarSlots * sizeof(double)));
             _scalars.Clear(_stream);
             _readback = Track(created, CudaHostMemory.Allocate(ReadbackDoubles * sizeof(double)));

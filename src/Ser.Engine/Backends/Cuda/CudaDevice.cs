@@ -116,6 +116,9 @@ public sealed class CudaDevice : IDisposable
         Stream.Synchronize();
     }
 
+    /// <summary>The module of one of our kernel sets, compiled with that set's options.</summary>
+    internal CudaModule LoadModule(CudaKernelSet set) => LoadModule(set.Source, set.ProgramName, [.. set.Options]);
+
     /// <summary>
     /// The module compiled from <paramref name="source"/> (extern "C" kernels), compiled once per process
     /// and once per machine thanks to the disk cache. A cached image the driver refuses is recompiled.

@@ -45,7 +45,7 @@ public sealed class CudaFrontEnd : IDisposable
             throw new ArgumentException($"feature stats must have {FrontEnd.Bins} bins", nameof(stats));
         _device = device;
         MaxChunkFrames = maxChunkFrames;
-        var module = device.LoadModule(CudaFrontEndKernels.Source, "ser_frontend.cu");
+        var module = device.LoadModule(CudaFrontEndKernels.Set);
         _frameWindow = module.GetFunction(CudaFrontEndKernels.FrameWindow);
         _powerDb = module.GetFunction(CudaFrontEndKernels.PowerDb);
         _window = device.Upload<float>(Window());

@@ -13,8 +13,15 @@ internal static class CudaKernels
 {
     public const string ProgramName = "ser_backend.cu";
 
-    /// <summary>NVRTC options: IEEE division/sqrt (the defaults) and no multiply-add contraction.</summary>
+    /// <summary>
+    /// NVRTC options of every kernel set of ours (<see cref="CudaFrontEndKernels"/> too): IEEE division/sqrt (the
+    /// defaults) and no multiply-add contraction. NVRTC's default is --fmad=true (NVRTC guide, "Supported Compile
+    /// Options": contraction of multiplies and adds into FMAD/FFMA/DFMA, default true); the CPU oracle rounds every
+    /// multiply and add separately, so the GPU must too.
+    /// </summary>
     public static readonly string[] Options = ["--fmad=false", "--std=c++17"];
+
+    public static readonly CudaKernelSet Set = new(Source, ProgramName, Options);
 
     public const string Mask = "ser_mask";
     public const string Relu = "ser_relu";
@@ -430,3 +437,7 @@ internal static class CudaKernels
         }
         """;
 }
+
+/// <summary>One NVRTC program of our own kernels: its CUDA C, its name in NVRTC's messages and the options it compiles
+/// with (<see cref="CudaDevice.LoadModule(CudaKernelSet)"/>).</summary>
+internal sealed record CudaKernelSet(string Source, string ProgramName, IReadOnlyList<string> Options);
