@@ -34,3 +34,24 @@ public class CudaKernelSetTests
         Assert.Equal(names.Count, names.Distinct().Count());
     }
 }
+
+/// <summary>The softmax cross-entropy launch stays inside its kernel's launch bounds (no GPU needed).</summary>
+public class SoftmaxLaunchTests
+{
+    [Theory]
+    [InlineData(1, 32)]
+    [InlineData(32, 32)]
+    [InlineData(33, 64)]
+    [InlineData(200, 224)]
+    [InlineData(256, 256)]
+    [InlineData(1000, 256)]
+    [InlineData(4096, 256)]
+    public void Block_is_whole_warps_and_capped(int batch, int threads) => Assert.Equal(threads, CudaKernels.SoftmaxThreads(batch));
+
+    [Fact]
+    public void Kernel_declares_the_cap_as_its_launch_bounds()
+    {
+        Assert.True(CudaKernels.SoftmaxMaxThreads <= 256, "a larger block risks CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES");
+        Assert.Contains($"__launch_bounds__({CudaKernels.SoftmaxMaxThreads}) {CudaKernels.SoftmaxCrossEntropy}(", CudaKernels.Source);
+    }
+}

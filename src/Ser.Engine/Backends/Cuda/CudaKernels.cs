@@ -51,6 +51,18 @@ internal static class CudaKernels
     /// <summary>Threads per block of the reductions below (their shared arrays are sized for it).</summary>
     public const int ReductionThreads = 256;
 
+    /// <summary>
+    /// Most threads per block of ser_softmax_xent, also its <c>__launch_bounds__</c>. Without launch bounds the compiler
+    /// may give a thread more registers than a 1024-thread block can have (64K 32-bit registers per block on every GPU
+    /// from sm_50 on, CUDA C++ Programming Guide, "Compute Capabilities"), and such a launch fails with
+    /// CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES; this kernel's double-precision exp/log need many. Its loop over samples
+    /// (b += blockDim.x) covers any batch with fewer threads.
+    /// </summary>
+    public const int SoftmaxMaxThreads = 256;
+
+    /// <summary>Threads for ser_softmax_xent on a batch of B samples: whole warps, at most <see cref="SoftmaxMaxThreads"/>.</summary>
+    public static int SoftmaxThreads(int batch) => Math.Clamp((batch + 31) / 32 * 32, 32, SoftmaxMaxThreads);
+
     /// <summary>Blocks of the first stage of the sum of squares (fixed, so the reduction order is too).</summary>
     public const int SumSquaresBlocks = 256;
 
@@ -335,7 +347,8 @@ internal static class CudaKernels
         //   perSample[b] = CE_b, correct[b] = (first argmax == label), result = {loss, correct count},
         //   dlogits (unless 0) = (w_b / sum w) (softmax_b - onehot(y_b)),
         //   totals (unless 0) += {loss, correct, B, 1}: the queued-step accumulator read once per epoch.
-        extern "C" __global__ void ser_softmax_xent(const float* logits, const int* labels, const double* weights, float* dlogits,
+        // __launch_bounds__ = CudaKernels.SoftmaxMaxThreads: the launch never uses more.
+        extern "C" __global__ void __launch_bounds__(256) ser_softmax_xent(const float* logits, const int* labels, const double* weights, float* dlogits,
             double* perSample, int* correct, double* result, double* totals, int B, int K)
         {
             __shared__ double weightSum;
