@@ -52,7 +52,7 @@ internal sealed unsafe partial class CudaBackend<T> : Backend<T>, IArenaDevice w
         {
             _cublas = Track(created, CublasHandle.Create(_stream, tf32 ? CublasMath.Tf32TensorOp : CublasMath.Default));
             _cudnn = Track(created, CudnnHandle.Create(_stream));
-            _staging = Track(created, new CudaStaging(_stream));
+            _staging = device.Staging; // the device's: one ring per stream
             _lengths = Track(created, new CudaLengthCache(_stream));
             _k = new CudaKernelFunctions(device.LoadModule(CudaKernels.Set));
             _scalars = Track(created, CudaArena.AllocateDevice("backend scalars", ScalarSlots * sizeof(double)));
@@ -131,7 +131,8 @@ internal sealed unsafe partial class CudaBackend<T> : Backend<T>, IArenaDevice w
     /// relative error).</summary>
     public bool Tf32 { get; }
 
-    /// <summary>Device bytes this backend holds now: arenas it allocated plus its own buffers (weight spaces, staging).</summary>
+    /// <summary>Device bytes this backend holds now: arenas it allocated plus its own buffers (weight spaces, lengths) and
+    /// the device's staging ring it uploads through.</summary>
     public long DeviceBytes => _deviceBytes;
 
     /// <summary>The most <see cref="DeviceBytes"/> ever held.</summary>
@@ -285,7 +286,6 @@ internal sealed unsafe partial class CudaBackend<T> : Backend<T>, IArenaDevice w
         _scalars.Dispose();
         _readback.Dispose();
         _lengths.Dispose();
-        _staging.Dispose();
         _cudnn.Dispose();
         _cublas.Dispose();
         if (_ownsDevice) _device.Dispose();

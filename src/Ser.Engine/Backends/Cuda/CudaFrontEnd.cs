@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Ser.Engine.Features;
 using Ser.Native;
 
@@ -117,11 +118,11 @@ public sealed class CudaFrontEnd : IDisposable
             throw new ArgumentOutOfRangeException(nameof(frames), $"the output has {frames} frames but the longest sample needs {longest}");
 
         _device.MakeCurrent();
-        var stream = _device.Stream;
         EnsureCapacity(ref _sampleStart, (batch + 1) * sizeof(long));
         EnsureCapacity(ref _frameStart, (batch + 1) * sizeof(int));
-        _sampleStart!.CopyFrom<long>(sampleStart, stream);
-        _frameStart!.CopyFrom<int>(frameStart, stream);
+        // Through the device's pinned staging: a pageable copy would make the host wait for the stream first.
+        _device.Staging.Upload(MemoryMarshal.AsBytes<long>(sampleStart), _sampleStart!.Pointer);
+        _device.Staging.Upload(MemoryMarshal.AsBytes<int>(frameStart), _frameStart!.Pointer);
         ComputeStaged(pcm, batch, _sampleStart.Pointer, _frameStart.Pointer, frameStart[batch], output, frames);
     }
 
