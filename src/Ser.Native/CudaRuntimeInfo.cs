@@ -25,6 +25,13 @@ public sealed record CudaRuntimeReport(
 
     /// <summary>A GPU and every library Ser uses are there.</summary>
     public bool Complete => GpuAvailable && Libraries.All(l => l.Loaded);
+
+    /// <summary>The CUDA version cuDNN was built for (cudnnGetCudartVersion, e.g. 13000), when cuDNN loaded.</summary>
+    public int? CudnnCudartVersion { get; init; }
+
+    /// <summary>Null when every loaded NVRTC, cuBLAS and cuFFT is of the CUDA major cuDNN was built for; otherwise
+    /// one line naming the ones that are not (see <see cref="CudaRuntimeInfo.CudaMajorMismatch"/>).</summary>
+    public string? CudaMajorProblem { get; init; }
 }
 
 /// <summary>
@@ -82,7 +89,49 @@ public static class CudaRuntimeInfo
                 + $"(':'-separated for several), or {LibraryLocator.PythonSiteVariable}=<python site-packages> holding the nvidia-* wheels "
                 + "(nvidia/cu13/lib, nvidia/cudnn/lib, ...).");
         }
-        return new CudaRuntimeReport(gpus, driverVersion, libraries, gpuProblem, hints);
+        int? cudart = null;
+        string? majorProblem = null;
+        if (libraries.Single(l => l.Library == CudaLibrary.Cudnn).Loaded && locator == LibraryLocator.Default)
+        {
+            var (text, _) = Guard(() => CudnnNative.cudnnGetCudartVersion().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (int.TryParse(text, out int v) && v > 0)
+            {
+                cudart = v;
+                majorProblem = CudaMajorMismatch(v, libraries.Where(l => l.Loaded).Select(l => (l.Name, CudaMajorOf(l.Library, l.Version))));
+            }
+        }
+        return new CudaRuntimeReport(gpus, driverVersion, libraries, gpuProblem, hints) { CudnnCudartVersion = cudart, CudaMajorProblem = majorProblem };
+    }
+
+    /// <summary>
+    /// The CUDA major a library belongs to, from the version it reports: NVRTC and cuBLAS carry CUDA's own major (13.x in
+    /// CUDA 13, 12.x in CUDA 12); cuFFT is one behind (cuFFT 12 in CUDA 13, libcufft.so.12; cuFFT 11 in CUDA 12). Null
+    /// for the driver (any newer driver runs older CUDA libraries), cuDNN (see cudnnGetCudartVersion) or no version.
+    /// </summary>
+    public static int? CudaMajorOf(CudaLibrary library, string? version)
+    {
+        if (version is null || !int.TryParse(version.Split('.')[0], out int major)) return null;
+        return library switch
+        {
+            CudaLibrary.Nvrtc or CudaLibrary.Cublas => major,
+            CudaLibrary.Cufft => major + 1,
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// Null when every library with a known CUDA major is of the major cuDNN was built for; else one line naming each
+    /// that is not. cudnnGetCudartVersion returns the CUDA runtime version cuDNN was compiled against (major * 1000 +
+    /// minor * 10, cuDNN API reference), and its engines load cuBLAS(Lt) and NVRTC of that major by soname: a CUDA 12
+    /// cuBLAS or NVRTC found first on the loader path beside a CUDA 13 cuDNN is two CUDA runtimes in one process.
+    /// </summary>
+    public static string? CudaMajorMismatch(int cudnnCudartVersion, IEnumerable<(string Name, int? CudaMajor)> libraries)
+    {
+        int want = cudnnCudartVersion / 1000;
+        var odd = libraries.Where(l => l.CudaMajor is { } m && m != want).Select(l => $"{l.Name} is from CUDA {l.CudaMajor}").ToList();
+        return odd.Count == 0 ? null
+            : $"CUDA major mismatch: cuDNN was built for CUDA {want} but {string.Join(", ", odd)}; put one CUDA's libraries first "
+              + $"({LibraryLocator.LibDirVariable})";
     }
 
     static (string? Value, string? Problem) Guard(Func<string> read)

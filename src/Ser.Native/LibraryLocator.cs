@@ -128,11 +128,12 @@ public sealed class LibraryLocator
     public LibraryResolution Resolve(CudaLibrary library) =>
         _cache.GetOrAdd(library, l => new Lazy<LibraryResolution>(() => Load(l))).Value;
 
-    /// <summary>Loads a library or throws a <see cref="NativeException"/> naming everything tried.</summary>
+    /// <summary>Loads a library or throws a <see cref="NativeException"/> naming everything tried (and where to look next:
+    /// the report of `sertool device`, which itself shows <see cref="LibraryResolution.Error"/> without that pointer).</summary>
     public nint Require(CudaLibrary library)
     {
         var r = Resolve(library);
-        return r.Loaded ? r.Handle : throw new NativeException(r.Error!);
+        return r.Loaded ? r.Handle : throw new NativeException(r.Error! + " Run `sertool device` for a full report.");
     }
 
     LibraryResolution Load(CudaLibrary library)
@@ -197,7 +198,7 @@ public sealed class LibraryLocator
             text += "; " + string.Join("; ", failures);
         return text + $". Set {LibDirVariable} to the folder that holds {names[0]}"
             + (library == CudaLibrary.Driver ? "" : $" (or {PythonSiteVariable} to a Python site-packages with the nvidia-* wheels)")
-            + ", or run `sertool device` for a full report.";
+            + ".";
     }
 
     // Load the libraries a library needs from its own folder first, so that a copy found by full path

@@ -33,8 +33,11 @@ public sealed class LibraryLocatorTests : IDisposable
         Assert.Contains("/usr/local/cuda/lib64", r.Error);
         Assert.Contains("Set SER_CUDA_LIB_DIR", r.Error);
         Assert.Contains("SER_PYTHON_SITE", r.Error);
+        // The report itself is `sertool device`: only the exception (a failed call elsewhere) points there.
+        Assert.DoesNotContain("sertool device", r.Error);
         var e = Assert.Throws<NativeException>(() => locator.Require(CudaLibrary.Cufft));
-        Assert.Equal(r.Error, e.Message);
+        Assert.StartsWith(r.Error!, e.Message);
+        Assert.EndsWith("Run `sertool device` for a full report.", e.Message);
     }
 
     [Fact]
@@ -120,5 +123,27 @@ public sealed class LibraryLocatorTests : IDisposable
         foreach (var l in report.Libraries)
             Assert.True(l.Loaded == (l.Path is not null && l.Problem is null) || !l.Loaded, l.Name);
         Assert.Equal(report.Libraries.Any(l => !l.Loaded), report.Hints.Any(h => h.Contains("SER_CUDA_LIB_DIR", StringComparison.Ordinal)));
+    }
+
+    [Theory]
+    [InlineData(CudaLibrary.Nvrtc, "13.0", 13)]
+    [InlineData(CudaLibrary.Cublas, "12.9.1", 12)]
+    [InlineData(CudaLibrary.Cufft, "12.0.0", 13)]   // cuFFT 12 ships with CUDA 13
+    [InlineData(CudaLibrary.Cufft, "11.4.1", 12)]
+    [InlineData(CudaLibrary.Driver, "13.0", null)]
+    [InlineData(CudaLibrary.Cublas, null, null)]
+    public void Each_library_version_maps_to_its_cuda_major(CudaLibrary library, string? version, int? major) =>
+        Assert.Equal(major, CudaRuntimeInfo.CudaMajorOf(library, version));
+
+    [Fact]
+    public void A_library_of_another_cuda_major_than_cudnns_is_named()
+    {
+        Assert.Null(CudaRuntimeInfo.CudaMajorMismatch(13000, [("NVRTC", 13), ("cuBLAS", 13), ("cuFFT", 13), ("CUDA driver", null)]));
+        string? problem = CudaRuntimeInfo.CudaMajorMismatch(13000, [("NVRTC", 12), ("cuBLAS", 13), ("cuFFT", 13)]);
+        Assert.NotNull(problem);
+        Assert.Contains("cuDNN was built for CUDA 13", problem);
+        Assert.Contains("NVRTC is from CUDA 12", problem);
+        Assert.DoesNotContain("cuBLAS", problem);
+        Assert.Contains("CUDA 12", CudaRuntimeInfo.CudaMajorMismatch(12080, [("cuBLAS", 13)]));
     }
 }

@@ -41,6 +41,28 @@ public class NativeChecksTests
     }
 
     [Fact]
+    public void Cufft_statuses_follow_cufft_12_numbering_and_cufft_11_names_its_own()
+    {
+        // cuFFT 12 (CUDA 13): 10 = PARSE_ERROR, 12 = LICENSE_ERROR, no INCOMPLETE_PARAMETER_LIST.
+        Assert.Equal(10, (int)CufftResult.ParseError);
+        Assert.Equal(12, (int)CufftResult.LicenseError);
+        Assert.Equal(11, (int)CufftResult.InvalidDevice);
+        Assert.Equal(13, (int)CufftResult.NoWorkspace);
+        Assert.Equal(16, (int)CufftResult.NotSupported);
+        Assert.Equal("CUFFT_PARSE_ERROR", Cufft.StatusName((CufftResult)10, 12));
+        Assert.Equal("CUFFT_LICENSE_ERROR", Cufft.StatusName((CufftResult)12, 12));
+        Assert.Equal("CUFFT_15", Cufft.StatusName((CufftResult)15, 12));
+        // cuFFT 11 (CUDA 12) numbers the same three differently.
+        Assert.Equal("CUFFT_INCOMPLETE_PARAMETER_LIST", Cufft.StatusName((CufftResult)10, 11));
+        Assert.Equal("CUFFT_PARSE_ERROR", Cufft.StatusName((CufftResult)12, 11));
+        Assert.Equal("CUFFT_LICENSE_ERROR", Cufft.StatusName((CufftResult)15, 11));
+        Assert.Equal("CUFFT_INVALID_DEVICE", Cufft.StatusName((CufftResult)11, 11));
+        // Without a cuFFT loaded, an exception names statuses by the CUDA 13 numbering.
+        if (!LibraryLocator.Default.Resolve(CudaLibrary.Cufft).Loaded)
+            Assert.Equal("CUFFT_PARSE_ERROR", Assert.Throws<CufftException>(() => Cufft.Check((CufftResult)10)).StatusName);
+    }
+
+    [Fact]
     public void Multi_line_call_text_becomes_one_line()
     {
         var e = Assert.Throws<CublasException>(() => Cublas.Check(

@@ -26,6 +26,18 @@ public class DeviceCommandTests
     }
 
     [Fact]
+    public void Without_a_gpu_the_report_is_short_and_does_not_send_the_user_to_itself()
+    {
+        Assert.SkipWhen(CudaRuntimeInfo.Probe().GpuAvailable, "this machine has a GPU: the full report is printed");
+        var output = new StringWriter();
+        Assert.Equal(0, new DeviceCommand().Run(output));
+        string[] lines = output.ToString().TrimEnd().Split('\n');
+        Assert.True(lines.Length <= 15, $"{lines.Length} lines:\n{output}");
+        Assert.DoesNotContain("sertool device", output.ToString());
+        Assert.Contains(lines, l => l.StartsWith("Libraries: ", StringComparison.Ordinal) && l.Contains("cuFFT"));
+    }
+
+    [Fact]
     public void Json_report_is_valid_and_lists_every_library()
     {
         var output = new StringWriter();

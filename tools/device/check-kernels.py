@@ -21,15 +21,22 @@ def load(path):
     sys.exit("no libnvrtc found (tried %s); install one (e.g. Debian non-free libnvrtc11.2)" % ", ".join(CANDIDATES))
 
 
+def literal_options(text):
+    opts = re.search(r'Options\s*=\s*\[([^\]]*)\]', text)
+    return re.findall(r'"([^"]+)"', opts.group(1)) if opts else None
+
+
 def sources():
-    for file in sorted(glob.glob(os.path.join(ROOT, "src/Ser.Engine/Backends/Cuda/*Kernels.cs"))):
+    kernel_dir = os.path.join(ROOT, "src/Ser.Engine/Backends/Cuda")
+    # Every kernel set compiles with CudaKernels.Options unless its file spells out a list of its own.
+    shared = literal_options(open(os.path.join(kernel_dir, "CudaKernels.cs"), encoding="utf-8").read()) or []
+    for file in sorted(glob.glob(os.path.join(kernel_dir, "*Kernels.cs"))):
         text = open(file, encoding="utf-8").read()
         for m in re.finditer(r'Source\s*=\s*"""\n(.*?)\n(\s*)""";', text, re.S):
             indent = len(m.group(2))
             body = "\n".join(line[indent:] for line in m.group(1).split("\n"))
-            opts = re.search(r'Options\s*=\s*\[([^\]]*)\]', text)
-            options = re.findall(r'"([^"]+)"', opts.group(1)) if opts else []
-            yield os.path.relpath(file, ROOT), body, options
+            options = literal_options(text)
+            yield os.path.relpath(file, ROOT), body, shared if options is None else options
 
 
 def main():

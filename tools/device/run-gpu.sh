@@ -7,9 +7,10 @@
 #   tests.log              every carried test project's run (verbose, skip reasons included)
 #   test-results.tar.gz    xUnit XML results per project
 #   bench.txt              every benchmark's console output
-#   bench-results.tar.gz   the benchmarks' JSON: frontend-bench, gpu-bench (per step), gpu-epoch-bench, device.json
+#   bench-results.tar.gz   the benchmarks' JSON: frontend-bench, gpu-bench (per step), gpu-profile-paper (per layer),
+#                          gpu-epoch-bench, device.json
 # Benchmarks (GPU only): the front end (CPU vs GPU), `sertool bench --device cuda` (paper, per training step and
-# forward, variable-length vs padded) and the epoch benchmark (paper, 2,280 synthetic IEMOCAP-like utterances resident
+# forward, variable-length vs padded), `sertool profile --device cuda` (paper, per-layer device time) and the epoch benchmark (paper, 2,280 synthetic IEMOCAP-like utterances resident
 # on the GPU, batch sizes 16/32/64: time per epoch, audio-seconds per second, peak memory).
 # Each part runs under a timeout so the whole script ends well inside the device tool's 10-minute limit.
 # Exit code: 0 when every test project passed (skips are fine), 1 otherwise.
@@ -94,6 +95,10 @@ if sertool device --require-gpu > /dev/null 2>&1; then
         echo "== sertool bench --device cuda --preset paper --batch-sizes $BATCH_SIZES (one batch per size, per step)"
         timeout 150 "$DOTNET" "$CARRY/sertool/sertool.dll" bench --device cuda --preset paper --batch-sizes "$BATCH_SIZES" \
             --repeats 5 --paper-repeats 5 --out "$WORK/gpu-bench.json"
+        echo "exit code $?"
+        echo "== sertool profile --device cuda --preset paper --batch 32 (per-layer device time from CUDA events)"
+        timeout 60 "$DOTNET" "$CARRY/sertool/sertool.dll" profile --device cuda --preset paper --batch 32 --repeats 5 \
+            --out "$WORK/gpu-profile-paper.json"
         echo "exit code $?"
         echo "== sertool bench --device cuda --epochs $EPOCHS (paper, 2,280 synthetic utterances resident on the GPU, batch sizes $BATCH_SIZES)"
         timeout 200 "$DOTNET" "$CARRY/sertool/sertool.dll" bench --device cuda --preset paper --epochs "$EPOCHS" \

@@ -190,26 +190,28 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
 
     /// <summary>
     /// Saved forward state (gates, cells, hidden) the backward pass needs, for sequences [B, T, I] with B &lt;= maxBatch,
-    /// T &lt;= maxFrames and B * T &lt;= maxRows; opaque to callers (cuDNN's reserve space).
+    /// T &lt;= maxFrames and B * T &lt;= maxRows; opaque to callers (cuDNN's reserve space). <paramref name="training"/>
+    /// false: for forwards that no backward follows (an inference executor), which may need less.
     /// </summary>
-    public long LstmReserve(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) =>
-        LstmReserveCore(desc, maxBatch, maxFrames, Math.Min(maxRows, (long)maxBatch * maxFrames));
+    public long LstmReserve(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows, bool training) =>
+        LstmReserveCore(desc, maxBatch, maxFrames, Math.Min(maxRows, (long)maxBatch * maxFrames), training);
 
-    /// <summary>Scratch for one LSTM call, same bounds as <see cref="LstmReserve"/>.</summary>
-    public long LstmWorkspace(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) =>
-        LstmWorkspaceCore(desc, maxBatch, maxFrames, Math.Min(maxRows, (long)maxBatch * maxFrames));
+    /// <summary>Scratch for one LSTM call, same bounds and mode as <see cref="LstmReserve"/>.</summary>
+    public long LstmWorkspace(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows, bool training) =>
+        LstmWorkspaceCore(desc, maxBatch, maxFrames, Math.Min(maxRows, (long)maxBatch * maxFrames), training);
 
     /// <summary>
     /// output [B, 2H] = concat(forward h at t = V_b - 1, backward h after its step t = 0); the backward direction
-    /// starts at the sample's own last valid step. c and h start at zero.
+    /// starts at the sample's own last valid step. c and h start at zero. <paramref name="training"/>: save what
+    /// <see cref="LstmBackward"/> needs in the reserve (sized with the same flag); false only where no backward follows.
     /// </summary>
     public void LstmForward(in LstmDesc desc, TensorView sequence, in LstmParams weights, TensorView output,
-        TensorView reserve, TensorView workspace, ReadOnlySpan<int> lengths)
+        TensorView reserve, TensorView workspace, ReadOnlySpan<int> lengths, bool training)
     {
         CheckSequence(desc, sequence, lengths);
         CheckLstmParams(desc, weights);
         CheckShape(output, new Shape(sequence.Shape.D0, 2 * desc.Hidden), nameof(output));
-        LstmForwardCore(desc, sequence, weights, output, reserve, workspace, lengths);
+        LstmForwardCore(desc, sequence, weights, output, reserve, workspace, lengths, training);
     }
 
     /// <summary>Gradients w.r.t. the sequence (dSequence, may be empty to skip) and the weights (overwritten).</summary>
@@ -323,10 +325,10 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     protected abstract void MapsToSequenceCore(TensorView maps, TensorView sequence, ReadOnlySpan<int> lengths);
     protected abstract void SequenceToMapsCore(TensorView sequence, TensorView maps, ReadOnlySpan<int> lengths);
 
-    protected abstract long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows);
-    protected abstract long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows);
+    protected abstract long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows, bool training);
+    protected abstract long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows, bool training);
     protected abstract void LstmForwardCore(in LstmDesc desc, TensorView sequence, in LstmParams weights, TensorView output,
-        TensorView reserve, TensorView workspace, ReadOnlySpan<int> lengths);
+        TensorView reserve, TensorView workspace, ReadOnlySpan<int> lengths, bool training);
     protected abstract void LstmBackwardCore(in LstmDesc desc, TensorView sequence, in LstmParams weights, TensorView reserve,
         TensorView dOutput, TensorView dSequence, in LstmParams dWeights, TensorView workspace, ReadOnlySpan<int> lengths);
 

@@ -45,7 +45,7 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
         var shape = _inputShape;
         foreach (var layer in _layers) shape = layer.Connect(shape, _parameters);
         _layers[0].NeedsInputGradient = false;
-        _ctx = new LayerContext<T>(this, backend);
+        _ctx = new LayerContext<T>(this, backend) { HasGradients = training };
 
         _paramArena = backend.Allocate(_parameters.Elements, "parameters");
         if (training)
@@ -113,8 +113,8 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
             var layer = _layers[i];
             var input = i == 0 ? _inputRegion : _outRegion[i - 1];
             _outRegion[i] = layer.InPlace ? input : act.Reserve(layer.Output.MaxElements(capacity));
-            _reserveRegion[i] = act.Reserve(layer.ReserveElements(Backend, capacity));
-            workspace = Math.Max(workspace, layer.WorkspaceElements(Backend, capacity));
+            _reserveRegion[i] = act.Reserve(layer.ReserveElements(Backend, capacity, Training));
+            workspace = Math.Max(workspace, layer.WorkspaceElements(Backend, capacity, Training));
         }
         // Gradients w.r.t. activations ping-pong between two buffers walking backwards; in-place layers stay put.
         _dyBuffer = new int[n];

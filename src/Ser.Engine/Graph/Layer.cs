@@ -34,9 +34,10 @@ internal abstract class Layer<T> where T : unmanaged, IBinaryFloatingPointIeee75
     protected abstract ActivationShape Infer(ActivationShape input);
     protected virtual void DeclareParameters(ParameterTable parameters) { }
 
-    /// <summary>Saved forward state in elements for the largest batch the capacity allows.</summary>
-    public virtual long ReserveElements(Backend<T> backend, in BatchCapacity capacity) => 0;
-    public virtual long WorkspaceElements(Backend<T> backend, in BatchCapacity capacity) => 0;
+    /// <summary>Saved forward state in elements for the largest batch the capacity allows; <paramref name="training"/>:
+    /// the executor keeps gradients, so a backward pass may follow any forward.</summary>
+    public virtual long ReserveElements(Backend<T> backend, in BatchCapacity capacity, bool training) => 0;
+    public virtual long WorkspaceElements(Backend<T> backend, in BatchCapacity capacity, bool training) => 0;
 
     public abstract void Forward(LayerContext<T> ctx);
     public abstract void Backward(LayerContext<T> ctx);
@@ -74,6 +75,9 @@ internal sealed class LayerContext<T> where T : unmanaged, IBinaryFloatingPointI
     public int Frames { get; internal set; }
     /// <summary>Training-mode forward (dropout active).</summary>
     public bool Training { get; internal set; }
+    /// <summary>The executor keeps gradients: a backward pass may follow any forward (also one with dropout off), so
+    /// layers save what it needs. False in an inference executor, which never runs one.</summary>
+    public bool HasGradients { get; internal set; }
     public ulong DropoutSeed { get; internal set; }
 
     public TensorView X { get; internal set; }

@@ -43,14 +43,16 @@ internal sealed class BiLstmLayer<T>(string name, int hidden) : Layer<T>(name) w
         : new LstmParams(ctx.Param(_index[0]), ctx.Param(_index[1]), ctx.Param(_index[2]),
                          ctx.Param(_index[3]), ctx.Param(_index[4]), ctx.Param(_index[5]));
 
-    public override long ReserveElements(Backend<T> backend, in BatchCapacity capacity) =>
-        backend.LstmReserve(Desc, capacity.MaxBatch, capacity.FramesAt(Input.Level), capacity.RowsAt(Input.Level));
+    public override long ReserveElements(Backend<T> backend, in BatchCapacity capacity, bool training) =>
+        backend.LstmReserve(Desc, capacity.MaxBatch, capacity.FramesAt(Input.Level), capacity.RowsAt(Input.Level), training);
 
-    public override long WorkspaceElements(Backend<T> backend, in BatchCapacity capacity) =>
-        backend.LstmWorkspace(Desc, capacity.MaxBatch, capacity.FramesAt(Input.Level), capacity.RowsAt(Input.Level));
+    public override long WorkspaceElements(Backend<T> backend, in BatchCapacity capacity, bool training) =>
+        backend.LstmWorkspace(Desc, capacity.MaxBatch, capacity.FramesAt(Input.Level), capacity.RowsAt(Input.Level), training);
 
+    // Saves the backward pass's state only where one can follow (cuDNN: training vs inference forward mode).
     public override void Forward(LayerContext<T> ctx) =>
-        ctx.Backend.LstmForward(Desc, ctx.X, Params(ctx, false), ctx.Y, ctx.Reserve, ctx.Workspace, ctx.Lengths(Input.Level));
+        ctx.Backend.LstmForward(Desc, ctx.X, Params(ctx, false), ctx.Y, ctx.Reserve, ctx.Workspace, ctx.Lengths(Input.Level),
+            ctx.HasGradients);
 
     public override void Backward(LayerContext<T> ctx) =>
         ctx.Backend.LstmBackward(Desc, ctx.X, Params(ctx, false), ctx.Reserve, ctx.DY, NeedsInputGradient ? ctx.DX : default,

@@ -35,7 +35,7 @@ internal sealed class Conv2dLayer<T>(string name, int outChannels, int kernelT, 
         _bias = parameters.Add($"{Name}.bias", new Shape(outChannels), InitRule.Zero);
     }
 
-    public override long WorkspaceElements(Backend<T> backend, in BatchCapacity capacity) =>
+    public override long WorkspaceElements(Backend<T> backend, in BatchCapacity capacity, bool training) =>
         Math.Max(backend.ConvWorkspace(Desc, capacity.MaxBatch, capacity.FramesAt(Input.Level), capacity.RowsAt(Input.Level)),
                  backend.BiasWorkspace(outChannels, capacity.MaxBatch));
 

@@ -15,7 +15,7 @@ internal sealed class DropoutLayer<T>(string name, double probability) : Layer<T
 
     protected override ActivationShape Infer(ActivationShape input) => input;
 
-    public override long ReserveElements(Backend<T> backend, in BatchCapacity capacity) =>
+    public override long ReserveElements(Backend<T> backend, in BatchCapacity capacity, bool training) =>
         probability > 0 ? Input.MaxElements(capacity) : 0;
 
     bool Active(LayerContext<T> ctx) => probability > 0 && ctx.Training;

@@ -31,6 +31,21 @@ internal readonly struct CudaContextScope : IDisposable
     }
 }
 
+/// <summary>A context pushed by <see cref="CudaPrimaryContext.Push"/>; disposing pops it (checked, like every driver call).</summary>
+public readonly struct CudaContextPush : IDisposable
+{
+    readonly bool _pushed;
+
+    internal CudaContextPush(bool pushed) => _pushed = pushed;
+
+    public unsafe void Dispose()
+    {
+        if (!_pushed) return;
+        nint popped;
+        CudaDriver.Check(CudaNative.cuCtxPopCurrent_v2(&popped));
+    }
+}
+
 /// <summary>A retained primary context of one device (released with cuDevicePrimaryCtxRelease_v2).</summary>
 public sealed class CudaPrimaryContext : NativeHandle
 {
@@ -47,6 +62,18 @@ public sealed class CudaPrimaryContext : NativeHandle
 
     /// <summary>Makes this context current on the calling thread (each thread that issues work needs it).</summary>
     public void MakeCurrent() => CudaDriver.Check(CudaNative.cuCtxSetCurrent(Value));
+
+    /// <summary>
+    /// Pushes this context on the calling thread's context stack until the scope is disposed (cuCtxPushCurrent_v2 /
+    /// cuCtxPopCurrent_v2), so the thread gets back whatever it had current before, or none. For work that may run on
+    /// any thread, such as a Dispose: the driver fails a call on a thread without a current context with
+    /// CUDA_ERROR_INVALID_CONTEXT.
+    /// </summary>
+    public CudaContextPush Push()
+    {
+        CudaDriver.Check(CudaNative.cuCtxPushCurrent_v2(Value));
+        return new CudaContextPush(pushed: true);
+    }
 
     protected override bool ReleaseHandle() => CudaNative.cuDevicePrimaryCtxRelease_v2(Device) == CudaResult.Success;
 }

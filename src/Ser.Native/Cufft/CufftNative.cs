@@ -55,18 +55,24 @@ public sealed class CufftPlan : NativeHandle
     /// <summary>
     /// <paramref name="batch"/> real-to-complex transforms of length <paramref name="n"/> in the basic layout:
     /// input rows of n floats, output rows of n/2+1 complex values, on <paramref name="stream"/>.
+    /// With <paramref name="ownWorkArea"/> false, cuFFT allocates no work area (cufftSetAutoAllocation(plan, 0) before
+    /// cufftMakePlanMany, as the cuFFT guide requires): the caller hands one in with <see cref="SetWorkArea"/>, at least
+    /// <see cref="WorkSize"/> bytes, before the first execution.
     /// </summary>
-    public static unsafe CufftPlan CreateR2CBatched(int n, int batch, CudaStream stream)
+    public static unsafe CufftPlan CreateR2CBatched(int n, int batch, CudaStream stream, bool ownWorkArea = true)
     {
         int id;
         Cufft.Check(CufftNative.cufftCreate(&id));
         var plan = new CufftPlan(id, CudaContextScope.Current());
         try
         {
+            if (!ownWorkArea)
+                Cufft.Check(CufftNative.cufftSetAutoAllocation(id, 0));
             nuint workSize;
             // NULL embeds: the basic layout, in which the strides and distances given are ignored.
             Cufft.Check(CufftNative.cufftMakePlanMany(id, 1, &n, null, 1, n, null, 1, n / 2 + 1, CufftType.R2C, batch, &workSize));
             Cufft.Check(CufftNative.cufftSetStream(id, stream.Value));
+            plan.WorkSize = (long)workSize;
         }
         catch
         {
@@ -75,6 +81,13 @@ public sealed class CufftPlan : NativeHandle
         }
         return plan;
     }
+
+    /// <summary>Bytes of work area the plan needs (cufftMakePlanMany's workSize).</summary>
+    public long WorkSize { get; private set; }
+
+    /// <summary>The work area of a plan made without its own (cufftSetWorkArea). Plans that run on one stream may share
+    /// one: stream order keeps their executions apart.</summary>
+    public void SetWorkArea(ulong workArea) => Cufft.Check(CufftNative.cufftSetWorkArea(Id, workArea));
 
     public void ExecR2C(ulong input, ulong output) => Cufft.Check(CufftNative.cufftExecR2C(Id, input, output));
 

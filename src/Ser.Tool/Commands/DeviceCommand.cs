@@ -47,26 +47,43 @@ internal sealed class DeviceCommand : ICommand
             console.Profile.Width = ToolConsole.RedirectedWidth;
 
         console.WriteLine("Ser CUDA device report");
-        if (report.GpuAvailable)
+        if (!report.GpuAvailable)
         {
-            var gpus = new Table().AddColumns("GPU", "Name", "Compute capability", "Memory", "SMs");
-            foreach (var g in report.Gpus)
-                gpus.AddRow(g.Ordinal.ToString(), Markup.Escape(g.Name), g.ComputeCapability, $"{g.TotalMemoryBytes / (1024.0 * 1024 * 1024):F1} GiB", g.Multiprocessors.ToString());
-            console.Write(gpus);
+            WriteShort(report, console);
+            return;
         }
-        else
-        {
-            console.WriteLine($"GPU: {report.GpuProblem ?? "no GPU"}");
-        }
+        var gpus = new Table().AddColumns("GPU", "Name", "Compute capability", "Memory", "SMs");
+        foreach (var g in report.Gpus)
+            gpus.AddRow(g.Ordinal.ToString(), Markup.Escape(g.Name), g.ComputeCapability, $"{g.TotalMemoryBytes / (1024.0 * 1024 * 1024):F1} GiB", g.Multiprocessors.ToString());
+        console.Write(gpus);
         console.WriteLine($"CUDA driver version: {report.DriverVersion ?? "-"}");
 
         var libs = new Table().AddColumns("Library", "Status", "Version", "Path");
         foreach (var l in report.Libraries)
             libs.AddRow(l.Name, l.Loaded ? "found" : "MISSING", Markup.Escape(l.Version ?? "-"), Markup.Escape(l.Path ?? "-"));
         console.Write(libs);
+        if (report.CudnnCudartVersion is { } cudart)
+            console.WriteLine(report.CudaMajorProblem ?? $"CUDA major: cuDNN was built for CUDA {cudart / 1000}.{cudart % 1000 / 10}; NVRTC, cuBLAS and cuFFT are of the same major");
 
         foreach (var l in report.Libraries.Where(l => !l.Loaded))
             console.WriteLine($"{l.Name}: {l.Problem}");
+        foreach (string hint in report.Hints)
+            console.WriteLine(hint);
+        console.WriteLine($"Kernel cache: {KernelCache.DefaultDirectory()} (override with {KernelCache.DirectoryVariable})");
+    }
+
+    /// <summary>
+    /// Without a GPU the report is a few lines: what is missing, where Ser looked and how to point it elsewhere. Each
+    /// library's full search story (<see cref="LibraryInfo.Problem"/>) is in --json.
+    /// </summary>
+    static void WriteShort(CudaRuntimeReport report, IAnsiConsole console)
+    {
+        console.WriteLine($"GPU: {report.GpuProblem ?? "no GPU"}");
+        console.WriteLine("Libraries: " + string.Join(", ", report.Libraries.Select(l =>
+            l.Loaded ? $"{l.Name} {l.Version ?? "found"} ({l.Path})" : $"{l.Name} missing")));
+        var searched = LibraryLocator.Default.SearchLocations(CudaLibrary.Nvrtc)
+            .Where(s => s.Directory is null || Directory.Exists(s.Directory)).Select(s => s.Label);
+        console.WriteLine($"Searched (CUDA libraries): {string.Join("; ", searched)}");
         foreach (string hint in report.Hints)
             console.WriteLine(hint);
         console.WriteLine($"Kernel cache: {KernelCache.DefaultDirectory()} (override with {KernelCache.DirectoryVariable})");
@@ -110,6 +127,9 @@ internal sealed class DeviceCommand : ICommand
             foreach (string h in report.Hints)
                 json.WriteStringValue(h);
             json.WriteEndArray();
+            if (report.CudnnCudartVersion is { } cudart) json.WriteNumber("cudnnCudartVersion", cudart);
+            else json.WriteNull("cudnnCudartVersion");
+            json.WriteString("cudaMajorProblem", report.CudaMajorProblem);
             json.WriteString("kernelCache", KernelCache.DefaultDirectory());
             json.WriteEndObject();
         }

@@ -216,8 +216,8 @@ public class CpuOpsTests
         var p = new LstmParams(wt[0], wt[1], wt[2], wt[3], wt[4], wt[5]);
         var dp = new LstmParams(dwt[0], dwt[1], dwt[2], dwt[3], dwt[4], dwt[5]);
         var xt = s.New(xs); var yt = s.New(new Shape(b, 2 * hidden));
-        var reserve = s.New(new Shape(checked((int)be.LstmReserve(desc, b, t, b * t))));
-        var work = s.New(new Shape(checked((int)be.LstmWorkspace(desc, b, t, b * t))));
+        var reserve = s.New(new Shape(checked((int)be.LstmReserve(desc, b, t, b * t, training: true))));
+        var work = s.New(new Shape(checked((int)be.LstmWorkspace(desc, b, t, b * t, training: true))));
 
         double[] Forward(double[] xv)
         {
@@ -225,7 +225,7 @@ public class CpuOpsTests
             for (int n = 0; n < b; n++) for (int i = lengths[n] * inputs; i < t * inputs; i++) padded[n * t * inputs + i] = double.NaN;
             s.Write(xt, padded);
             for (int k = 0; k < 6; k++) s.Write(wt[k], w[k]);
-            be.LstmForward(desc, xt, p, yt, reserve, work, lengths);
+            be.LstmForward(desc, xt, p, yt, reserve, work, lengths, training: true);
             return s.Read(yt);
         }
         var y = Forward(x);

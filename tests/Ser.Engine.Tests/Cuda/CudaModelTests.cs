@@ -41,6 +41,32 @@ public class CudaModelTests
         return a;
     }
 
+    [Fact]
+    public void Inference_executor_runs_the_lstm_in_inference_mode_with_the_cpus_logits()
+    {
+        Assert.SkipUnless(CudaGpu.Available, CudaGpu.Reason);
+        int[] lengths = [37, 5, 1, 20, 12];
+        int batch = lengths.Length, frames = lengths.Max();
+        var r = new Random(3);
+        var features = PaddingInvariance.RaggedFeatures(r, lengths, frames, Mixed.Bins);
+        using var cpu = new GraphExecutor<float>(Mixed, new CpuBackend<float>(2), batch, frames, training: false);
+        using var gpu = new GraphExecutor<float>(Mixed, CudaGpu.Backend, batch, frames, training: false, ownsBackend: false);
+        var logits = new List<float[]>();
+        foreach (var ex in new[] { cpu, gpu })
+        {
+            ex.InitializeParameters(7, InitMode.AllPathsLive);
+            ex.SetInput(features, batch, frames, lengths, []);
+            ex.Forward(training: false); // cuDNN CUDNN_FWD_MODE_INFERENCE on the GPU: no reserve written
+            logits.Add(ex.Logits().ToArray());
+        }
+        Check.Close(logits[0], logits[1], 1e-4, 1e-5 * logits[0].Max(Math.Abs), "inference logits");
+        var lstm = gpu.Layers.OfType<Layers.BiLstmLayer<float>>().Single();
+        long rows = (long)batch * frames;
+        Assert.True(CudaGpu.Backend.LstmReserve(lstm.Desc, batch, frames, rows, training: false) <
+                    CudaGpu.Backend.LstmReserve(lstm.Desc, batch, frames, rows, training: true),
+            "an inference executor plans no cuDNN reserve space");
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

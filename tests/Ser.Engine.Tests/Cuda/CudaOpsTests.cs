@@ -212,10 +212,10 @@ public class CudaOpsTests
         var p = new LstmParams(w[0], w[1], w[2], w[3], w[4], w[5]);
         var dp = new LstmParams(g[0], g[1], g[2], g[3], g[4], g[5]);
         var output = s.New(new Shape(batch, 2 * desc.Hidden));
-        var reserve = s.New(new Shape(checked((int)be.LstmReserve(desc, batch, t, (long)batch * t))));
-        var work = s.New(new Shape(checked((int)be.LstmWorkspace(desc, batch, t, (long)batch * t))));
+        var reserve = s.New(new Shape(checked((int)be.LstmReserve(desc, batch, t, (long)batch * t, training: true))));
+        var work = s.New(new Shape(checked((int)be.LstmWorkspace(desc, batch, t, (long)batch * t, training: true))));
         var dseq = s.New(seq.Shape);
-        be.LstmForward(desc, seq, p, output, reserve, work, lengths);
+        be.LstmForward(desc, seq, p, output, reserve, work, lengths, training: true);
         be.LstmBackward(desc, seq, p, reserve, s.From(output.Shape, dOut), dseq, dp, work, lengths);
         return (s.Read(output), s.Read(dseq), g.Select(s.Read).ToArray());
     }

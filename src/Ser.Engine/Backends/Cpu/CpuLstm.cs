@@ -18,9 +18,12 @@ internal sealed unsafe partial class CpuBackend<T>
     int[] _rowStart = new int[65];
 
     // Packed rows: N = sum of valid lengths <= maxRows, whatever B and T are.
-    protected override long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) => 2L * maxRows * 6 * desc.Hidden;
+    // The CPU forward computes its gates and cells in the reserve whether or not a backward follows: the mode changes
+    // nothing here (the CUDA backend's cuDNN forward skips saving them in inference mode).
+    protected override long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows, bool training) =>
+        2L * maxRows * 6 * desc.Hidden;
 
-    protected override long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows)
+    protected override long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows, bool training)
     {
         long n = maxRows;
         return n * desc.InputSize + 2 * n * desc.Gates + n * desc.Hidden + (long)Workers * 4 * desc.Hidden +
@@ -68,7 +71,7 @@ internal sealed unsafe partial class CpuBackend<T>
     }
 
     protected override void LstmForwardCore(in LstmDesc desc, TensorView sequence, in LstmParams weights, TensorView output,
-        TensorView reserve, TensorView workspace, ReadOnlySpan<int> lengths)
+        TensorView reserve, TensorView workspace, ReadOnlySpan<int> lengths, bool training)
     {
         SetupLstm(desc, sequence, weights, reserve, workspace, lengths);
         _lOut = Ptr(output);

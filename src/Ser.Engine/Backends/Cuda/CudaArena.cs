@@ -3,34 +3,41 @@ using Ser.Native;
 
 namespace Ser.Engine.Backends.Cuda;
 
+/// <summary>What a <see cref="CudaArena"/> needs from its device (the CUDA backend; tests substitute a fake that records
+/// the calls): memory, the context it belongs to, and the stream that queues work on that memory.</summary>
+internal interface IArenaDevice
+{
+    /// <summary>A block of <paramref name="bytes"/> cleared on the stream (queued); disposing the owner frees it.</summary>
+    (ulong Pointer, IDisposable Owner) Allocate(string name, long bytes);
+
+    /// <summary>Pushes the device's context on the calling thread until disposed.</summary>
+    IDisposable PushContext();
+
+    /// <summary>Waits for the stream; throws the driver's error when queued work failed.</summary>
+    void Synchronize();
+}
+
 /// <summary>
 /// Device arena: one cuMemAlloc block, cleared at allocation (like <see cref="Cpu.CpuArena{T}"/>) with an async memset
 /// on the backend's stream. A tensor's device address is <see cref="Pointer"/> + offset * element size.
 /// </summary>
 internal sealed class CudaArena : Arena
 {
-    readonly CudaDeviceMemory _memory;
-    readonly CudaStream _stream;
+    readonly IArenaDevice _device;
+    readonly ulong _pointer;
+    readonly IDisposable _memory;
     readonly Action<long>? _released;
+    bool _disposed;
 
-    public CudaArena(string name, long elements, int elementSize, CudaStream stream, Action<long>? released = null)
+    public CudaArena(string name, long elements, int elementSize, IArenaDevice device, Action<long>? released = null)
         : base(name, elements, elementSize)
     {
-        _memory = AllocateDevice(name, Bytes);
-        _stream = stream;
+        _device = device;
+        (_pointer, _memory) = device.Allocate(name, Bytes);
         _released = released;
-        try
-        {
-            _memory.Clear(stream);
-        }
-        catch
-        {
-            _memory.Dispose();
-            throw;
-        }
     }
 
-    public ulong Pointer => _memory.IsClosed ? throw new ObjectDisposedException(Name) : _memory.Pointer;
+    public ulong Pointer => _disposed ? throw new ObjectDisposedException(Name) : _pointer;
 
     /// <summary>cuMemAlloc with out-of-memory turned into a <see cref="GpuOutOfMemoryException"/> naming the buffer.</summary>
     internal static CudaDeviceMemory AllocateDevice(string name, long bytes)
@@ -45,16 +52,28 @@ internal sealed class CudaArena : Arena
         }
     }
 
+    /// <summary>
+    /// Waits for queued work that may still use the block (an executor re-plans its arenas between batches), then frees
+    /// it. Runs on whatever thread disposes (GraphExecutor.Dispose, re-planning from CudaBatchSource.Load), so the
+    /// device's context is pushed for the wait: cuStreamSynchronize on a thread without a current context fails with
+    /// CUDA_ERROR_INVALID_CONTEXT (driver API, "Context management") and the block would be freed under running
+    /// kernels. A failed wait is thrown, not swallowed: it reports an earlier asynchronous error of the stream (the
+    /// driver returns it from the next synchronising call), which the caller must see. The block is freed either way.
+    /// </summary>
     public override void Dispose()
     {
-        if (_memory.IsClosed) return;
-        // Queued kernels may still use the block (an executor re-plans its arenas between batches).
-        if (!_stream.IsClosed)
+        if (_disposed) return;
+        _disposed = true;
+        try
         {
-            try { _stream.Synchronize(); } catch (NativeException) { /* a failed stream: free anyway */ }
+            using (_device.PushContext())
+                _device.Synchronize();
         }
-        _memory.Dispose();
-        _released?.Invoke(Bytes);
+        finally
+        {
+            _memory.Dispose();
+            _released?.Invoke(Bytes);
+        }
     }
 }
 

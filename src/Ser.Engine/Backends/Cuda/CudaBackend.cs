@@ -21,7 +21,7 @@ namespace Ser.Engine.Backends.Cuda;
 /// Split over files by concern, mirroring Backends/Cpu: CudaConv, CudaPool, CudaSequence, CudaLstm, CudaDense,
 /// CudaElementwise, CudaLoss, CudaAdam.
 /// </summary>
-internal sealed unsafe partial class CudaBackend<T> : Backend<T> where T : unmanaged, IBinaryFloatingPointIeee754<T>
+internal sealed unsafe partial class CudaBackend<T> : Backend<T>, IArenaDevice where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     const int Threads = 256;
     const long MaxBlocks = 1 << 20; // grid-stride loops cover the rest
@@ -52,9 +52,9 @@ internal sealed unsafe partial class CudaBackend<T> : Backend<T> where T : unman
         {
             _cublas = Track(created, CublasHandle.Create(_stream, tf32 ? CublasMath.Tf32TensorOp : CublasMath.Default));
             _cudnn = Track(created, CudnnHandle.Create(_stream));
-            _staging = Track(created, new CudaStaging(_stream));
+            _staging = device.Staging; // the device's: one ring per stream
             _lengths = Track(created, new CudaLengthCache(_stream));
-            _k = new CudaKernelFunctions(device.LoadModule(CudaKernels.Source, CudaKernels.ProgramName, CudaKernels.Options));
+            _k = new CudaKernelFunctions(device.LoadModule(CudaKernels.Set));
             _scalars = Track(created, CudaArena.AllocateDevice("backend scalars", ScalarSlots * sizeof(double)));
             _scalars.Clear(_stream);
             _readback = Track(created, CudaHostMemory.Allocate(ReadbackDoubles * sizeof(double)));
@@ -131,7 +131,8 @@ internal sealed unsafe partial class CudaBackend<T> : Backend<T> where T : unman
     /// relative error).</summary>
     public bool Tf32 { get; }
 
-    /// <summary>Device bytes this backend holds now: arenas it allocated plus its own buffers (weight spaces, staging).</summary>
+    /// <summary>Device bytes this backend holds now: arenas it allocated plus its own buffers (weight spaces, lengths) and
+    /// the device's staging ring it uploads through.</summary>
     public long DeviceBytes => _deviceBytes;
 
     /// <summary>The most <see cref="DeviceBytes"/> ever held.</summary>
@@ -176,9 +177,40 @@ internal sealed unsafe partial class CudaBackend<T> : Backend<T> where T : unman
     protected override Arena AllocateCore(long elements, string name)
     {
         _device.MakeCurrent();
-        var arena = new CudaArena(name, elements, sizeof(float), _stream, bytes => _deviceBytes -= bytes);
+        var arena = new CudaArena(name, elements, sizeof(float), this, bytes => _deviceBytes -= bytes);
         Account(arena.Bytes);
         return arena;
+    }
+
+    (ulong Pointer, IDisposable Owner) IArenaDevice.Allocate(string name, long bytes)
+    {
+        _device.MakeCurrent();
+        var memory = CudaArena.AllocateDevice(name, bytes);
+        try
+        {
+            memory.Clear(_stream);
+        }
+        catch
+        {
+            memory.Dispose();
+            throw;
+        }
+        return (memory.Pointer, memory);
+    }
+
+    // An arena that outlives this backend (its owner disposed the backend first) has nothing left to wait for: the
+    // backend synchronised before destroying the stream, and the memory handle frees itself in its own context.
+    IDisposable IArenaDevice.PushContext() => _device.Context.IsClosed ? NoContext.Instance : _device.Context.Push();
+
+    void IArenaDevice.Synchronize()
+    {
+        if (!_stream.IsClosed) _stream.Synchronize();
+    }
+
+    sealed class NoContext : IDisposable
+    {
+        public static readonly NoContext Instance = new();
+        public void Dispose() { }
     }
 
     protected override void UploadCore(ReadOnlySpan<float> source, TensorView destination)
@@ -221,6 +253,52 @@ internal sealed unsafe partial class CudaBackend<T> : Backend<T> where T : unman
         _stream.Synchronize();
     }
 
+    // ---- timing (the per-layer profiler) ----------------------------------------------------------------------------
+
+    // Device time between two events recorded on the stream (cuEventRecord, then cuEventElapsedTime once the stop event
+    // has completed; driver API: the resolution is around 0.5 microseconds, and both events need timing enabled, i.e.
+    // no CU_EVENT_DISABLE_TIMING). Host launch gaps before a layer do not count; a token is the index of its start
+    // event in a small ring, so a few timers may be open at once. Events are made on first use: profiling only.
+    const int TimerEvents = 16;
+    CudaEvent[]? _timerStarts;   // [TimerEvents]
+    CudaEvent? _timerStop;
+    int _nextTimer;
+
+    public override long TimerStart()
+    {
+        _device.MakeCurrent();
+        if (_timerStarts is null)
+        {
+            _timerStop = CudaEvent.Create(CudaNative.EventDefault);
+            var starts = new CudaEvent[TimerEvents];
+            for (int i = 0; i < starts.Length; i++) starts[i] = CudaEvent.Create(CudaNative.EventDefault);
+            _timerStarts = starts;
+        }
+        int token = _nextTimer;
+        _nextTimer = (_nextTimer + 1) % TimerEvents;
+        _timerStarts[token].Record(_stream);
+        return token;
+    }
+
+    /// <summary>Device time since <see cref="TimerStart"/>'s event, in Stopwatch ticks; waits for the stream's work so far.</summary>
+    public override long TimerStop(long start)
+    {
+        if (_timerStarts is null || (ulong)start >= TimerEvents)
+            throw new ArgumentOutOfRangeException(nameof(start), "not a TimerStart token of this backend");
+        _device.MakeCurrent();
+        _timerStop!.Record(_stream);
+        float ms = CudaEvent.ElapsedMilliseconds(_timerStarts[start], _timerStop); // synchronises on the stop event
+        return (long)Math.Round(ms * (System.Diagnostics.Stopwatch.Frequency / 1000.0));
+    }
+
+    void DisposeTimers()
+    {
+        if (_timerStarts is null) return;
+        foreach (var e in _timerStarts) e.Dispose();
+        _timerStop!.Dispose();
+        _timerStarts = null;
+    }
+
     // ---- scalars the host reads back ------------------------------------------------------------------------------
 
     // _scalars layout, in doubles
@@ -251,10 +329,10 @@ internal sealed unsafe partial class CudaBackend<T> : Backend<T> where T : unman
         DisposeConv();
         DisposeLstm();
         DisposeLoss();
+        DisposeTimers();
         _scalars.Dispose();
         _readback.Dispose();
         _lengths.Dispose();
-        _staging.Dispose();
         _cudnn.Dispose();
         _cublas.Dispose();
         if (_ownsDevice) _device.Dispose();

@@ -170,9 +170,10 @@ public sealed unsafe class CudaBatchSource : IDisposable
         }
         try
         {
+            // First: a larger batch re-plans the executor's arenas here, and the GPU work below needs the context.
+            _device.MakeCurrent();
             var input = _executor.Graph.PrepareInput(batch, longest, _batchLengths.AsSpan(0, batch), _batchLabels.AsSpan(0, batch));
             ulong samples = Gather(items, _sampleStart[batch]);
-            _device.MakeCurrent();
             ulong sampleStart = _backend.Staging.Push<long>(_sampleStart.AsSpan(0, batch + 1));
             ulong frameStart = _backend.Staging.Push<int>(_frameStart.AsSpan(0, batch + 1));
             _frontEnd.ComputeStaged(samples, batch, sampleStart, frameStart, _frameStart[batch], CudaBackend<float>.Ptr(input), longest);

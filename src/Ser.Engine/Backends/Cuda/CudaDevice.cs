@@ -31,6 +31,15 @@ public sealed class CudaDevice : IDisposable
         KernelCache = cache;
         Context.MakeCurrent();
         Stream = CudaStream.Create();
+        try
+        {
+            Staging = new CudaStaging(Stream);
+        }
+        catch
+        {
+            Stream.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Opens GPU <paramref name="ordinal"/>; throws <see cref="NativeException"/> with the reason when there is none.</summary>
@@ -74,6 +83,15 @@ public sealed class CudaDevice : IDisposable
     public CudaStream Stream { get; }
     public KernelCache KernelCache { get; }
 
+    /// <summary>
+    /// Page-locked staging for every host-to-device copy on <see cref="Stream"/> (this device's uploads, the CUDA
+    /// backend's, the front end's). A copy from pageable memory can make the host wait for the stream (CUDA driver API,
+    /// "API synchronization behavior", asynchronous memcpy: "If pageable memory must first be staged to pinned memory,
+    /// the driver may synchronize with the stream and stage the copy into pinned memory"). Not thread-safe: <see cref="Upload{T}"/> takes the device lock; the backend and the front end use
+    /// it from the one thread that drives them.
+    /// </summary>
+    internal CudaStaging Staging { get; }
+
     /// <summary>NVRTC's target for this GPU: sm_XY (CUBIN) or compute_XY (PTX) when NVRTC is older than the GPU.</summary>
     public string KernelTarget
     {
@@ -93,11 +111,21 @@ public sealed class CudaDevice : IDisposable
         return CudaDeviceMemory.Allocate<T>(count);
     }
 
-    /// <summary>Copies host data to a new device buffer on the work stream.</summary>
+    /// <summary>Copies host data to a new device buffer on the work stream, through the pinned <see cref="Staging"/>
+    /// (queued: the host does not wait for the GPU, and may reuse <paramref name="data"/> at once).</summary>
     public CudaDeviceMemory Upload<T>(ReadOnlySpan<T> data) where T : unmanaged
     {
         var buffer = Allocate<T>(Math.Max(1, data.Length));
-        buffer.CopyFrom(data, Stream);
+        try
+        {
+            lock (_lock)
+                Staging.Upload(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data), buffer.Pointer);
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
         return buffer;
     }
 
@@ -115,6 +143,9 @@ public sealed class CudaDevice : IDisposable
         MakeCurrent();
         Stream.Synchronize();
     }
+
+    /// <summary>The module of one of our kernel sets, compiled with that set's options.</summary>
+    internal CudaModule LoadModule(CudaKernelSet set) => LoadModule(set.Source, set.ProgramName, [.. set.Options]);
 
     /// <summary>
     /// The module compiled from <paramref name="source"/> (extern "C" kernels), compiled once per process
@@ -164,6 +195,7 @@ public sealed class CudaDevice : IDisposable
             foreach (var module in _modules.Values)
                 module.Dispose();
             _modules.Clear();
+            Staging.Dispose();
             Stream.Dispose();
             Context.Dispose();
         }

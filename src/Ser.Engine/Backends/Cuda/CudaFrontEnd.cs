@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Ser.Engine.Features;
 using Ser.Native;
 
@@ -14,7 +15,9 @@ namespace Ser.Engine.Backends.Cuda;
 /// Output [B, T, F] with T = the longest T_b (or more) and zeros past each sample's own T_b.
 /// Legend: B batch, L samples, T frames, F = 400 bins, D = 1600 DFT points, K = 801 complex bins.
 /// Frames are packed (only valid frames are transformed) and processed in chunks of at most
-/// <see cref="MaxChunkFrames"/> frames with one cuFFT plan per power-of-two chunk size.
+/// <see cref="MaxChunkFrames"/> frames with one cuFFT plan per power-of-two chunk size. The plans are all made in the
+/// constructor and share one work area: making a plan allocates (its work area, unless told not to) and so would
+/// stall the stream if it happened mid-batch; the plans run in stream order, so one area serves them all.
 /// Tolerance against the CPU front end: |Δ| ≤ 2e-3 dB on every bin within 50 dB of its frame's peak
 /// (cuFFT and the CPU FFT round differently; weaker bins carry relatively more rounding).
 /// </summary>
@@ -27,7 +30,8 @@ public sealed class CudaFrontEnd : IDisposable
     readonly CudaDeviceMemory _window;      // [N]
     readonly CudaDeviceMemory _mean;        // [F]
     readonly CudaDeviceMemory _std;         // [F]
-    readonly Dictionary<int, CufftPlan> _plans = new();
+    readonly Dictionary<int, CufftPlan> _plans = new();    // chunk frames -> plan, every power of two up to MaxChunkFrames
+    readonly CudaDeviceMemory? _fftWork;                    // [max WorkSize] bytes, shared by the plans
     CudaDeviceMemory? _frames;              // [chunk, D]
     CudaDeviceMemory? _spectrum;            // [chunk, K, 2]
     CudaDeviceMemory? _sampleStart;         // [B+1] long
@@ -45,12 +49,39 @@ public sealed class CudaFrontEnd : IDisposable
             throw new ArgumentException($"feature stats must have {FrontEnd.Bins} bins", nameof(stats));
         _device = device;
         MaxChunkFrames = maxChunkFrames;
-        var module = device.LoadModule(CudaFrontEndKernels.Source, "ser_frontend.cu");
+        var module = device.LoadModule(CudaFrontEndKernels.Set);
         _frameWindow = module.GetFunction(CudaFrontEndKernels.FrameWindow);
         _powerDb = module.GetFunction(CudaFrontEndKernels.PowerDb);
         _window = device.Upload<float>(Window());
         _mean = device.Upload<float>(mean);
         _std = device.Upload<float>(std);
+        try
+        {
+            long work = 0;
+            foreach (int size in PlanSizes(maxChunkFrames))
+            {
+                var plan = CufftPlan.CreateR2CBatched(FrontEnd.DftSize, size, device.Stream, ownWorkArea: false);
+                _plans[size] = plan;
+                work = Math.Max(work, plan.WorkSize);
+            }
+            if (work > 0)
+            {
+                _fftWork = CudaArena.AllocateDevice("cuFFT work area", work);
+                foreach (var plan in _plans.Values) plan.SetWorkArea(_fftWork.Pointer);
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The chunk sizes that get a plan: 256, 512, ..., maxChunkFrames.</summary>
+    internal static IEnumerable<int> PlanSizes(int maxChunkFrames)
+    {
+        for (int size = MinChunkFrames; size <= maxChunkFrames; size <<= 1)
+            yield return size;
     }
 
     public int MaxChunkFrames { get; }
@@ -87,11 +118,11 @@ public sealed class CudaFrontEnd : IDisposable
             throw new ArgumentOutOfRangeException(nameof(frames), $"the output has {frames} frames but the longest sample needs {longest}");
 
         _device.MakeCurrent();
-        var stream = _device.Stream;
         EnsureCapacity(ref _sampleStart, (batch + 1) * sizeof(long));
         EnsureCapacity(ref _frameStart, (batch + 1) * sizeof(int));
-        _sampleStart!.CopyFrom<long>(sampleStart, stream);
-        _frameStart!.CopyFrom<int>(frameStart, stream);
+        // Through the device's pinned staging: a pageable copy would make the host wait for the stream first.
+        _device.Staging.Upload(MemoryMarshal.AsBytes<long>(sampleStart), _sampleStart!.Pointer);
+        _device.Staging.Upload(MemoryMarshal.AsBytes<int>(frameStart), _frameStart!.Pointer);
         ComputeStaged(pcm, batch, _sampleStart.Pointer, _frameStart.Pointer, frameStart[batch], output, frames);
     }
 
@@ -161,21 +192,19 @@ public sealed class CudaFrontEnd : IDisposable
         return _device.Download<float>(deviceOut, checked((int)outCount));
     }
 
-    // Chunks use a power-of-two plan size so a handful of plans serve every batch.
-    int PlanSize(int count)
+    int PlanSize(int count) => PlanSize(count, MaxChunkFrames);
+
+    /// <summary>The plan for a chunk of <paramref name="count"/> frames: the smallest power of two of at least 256 that
+    /// holds it (one of <see cref="PlanSizes"/>), so a handful of plans serve every batch.</summary>
+    internal static int PlanSize(int count, int maxChunkFrames)
     {
         int size = MinChunkFrames;
         while (size < count)
             size <<= 1;
-        return Math.Min(size, MaxChunkFrames);
+        return Math.Min(size, maxChunkFrames);
     }
 
-    CufftPlan Plan(int size)
-    {
-        if (!_plans.TryGetValue(size, out var plan))
-            _plans[size] = plan = CufftPlan.CreateR2CBatched(FrontEnd.DftSize, size, _device.Stream);
-        return plan;
-    }
+    CufftPlan Plan(int size) => _plans[size]; // made in the constructor
 
     void EnsureCapacity(ref CudaDeviceMemory? buffer, long bytes)
     {
@@ -196,6 +225,7 @@ public sealed class CudaFrontEnd : IDisposable
         foreach (var plan in _plans.Values)
             plan.Dispose();
         _plans.Clear();
+        _fftWork?.Dispose();
         _frames?.Dispose();
         _spectrum?.Dispose();
         _sampleStart?.Dispose();

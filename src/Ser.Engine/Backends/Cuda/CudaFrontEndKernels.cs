@@ -8,6 +8,14 @@ namespace Ser.Engine.Backends.Cuda;
 /// </summary>
 internal static class CudaFrontEndKernels
 {
+    public const string ProgramName = "ser_frontend.cu";
+
+    /// <summary>The backend kernels' options: no multiply-add contraction, so frames and dB values round like the CPU
+    /// front end's (NVRTC would otherwise contract, its default being --fmad=true).</summary>
+    public static readonly string[] Options = CudaKernels.Options;
+
+    public static readonly CudaKernelSet Set = new(Source, ProgramName, Options);
+
     public const string FrameWindow = "ser_frame_window";
     public const string PowerDb = "ser_power_db";
 

@@ -13,8 +13,15 @@ internal static class CudaKernels
 {
     public const string ProgramName = "ser_backend.cu";
 
-    /// <summary>NVRTC options: IEEE division/sqrt (the defaults) and no multiply-add contraction.</summary>
+    /// <summary>
+    /// NVRTC options of every kernel set of ours (<see cref="CudaFrontEndKernels"/> too): IEEE division/sqrt (the
+    /// defaults) and no multiply-add contraction. NVRTC's default is --fmad=true (NVRTC guide, "Supported Compile
+    /// Options": contraction of multiplies and adds into FMAD/FFMA/DFMA, default true); the CPU oracle rounds every
+    /// multiply and add separately, so the GPU must too.
+    /// </summary>
     public static readonly string[] Options = ["--fmad=false", "--std=c++17"];
+
+    public static readonly CudaKernelSet Set = new(Source, ProgramName, Options);
 
     public const string Mask = "ser_mask";
     public const string Relu = "ser_relu";
@@ -43,6 +50,18 @@ internal static class CudaKernels
 
     /// <summary>Threads per block of the reductions below (their shared arrays are sized for it).</summary>
     public const int ReductionThreads = 256;
+
+    /// <summary>
+    /// Most threads per block of ser_softmax_xent, also its <c>__launch_bounds__</c>. Without launch bounds the compiler
+    /// may give a thread more registers than a 1024-thread block can have (64K 32-bit registers per block on every GPU
+    /// from sm_50 on, CUDA C++ Programming Guide, "Compute Capabilities"), and such a launch fails with
+    /// CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES; this kernel's double-precision exp/log need many. Its loop over samples
+    /// (b += blockDim.x) covers any batch with fewer threads.
+    /// </summary>
+    public const int SoftmaxMaxThreads = 256;
+
+    /// <summary>Threads for ser_softmax_xent on a batch of B samples: whole warps, at most <see cref="SoftmaxMaxThreads"/>.</summary>
+    public static int SoftmaxThreads(int batch) => Math.Clamp((batch + 31) / 32 * 32, 32, SoftmaxMaxThreads);
 
     /// <summary>Blocks of the first stage of the sum of squares (fixed, so the reduction order is too).</summary>
     public const int SumSquaresBlocks = 256;
@@ -326,10 +345,11 @@ internal static class CudaKernels
         // Weighted softmax cross-entropy over logits [B, K], in double like the CPU. One block: each thread takes
         // samples b = threadIdx.x, +blockDim.x, ...; sums run on thread 0 in batch order (deterministic).
         //   perSample[b] = CE_b, correct[b] = (first argmax == label), result = {loss, correct count},
-        //   dlogits (unless 0) = (w_b / sum w) (softmax_b - onehot(y_b)),
+        //   dlogits (unless 0) = (w_b / norm) (softmax_b - onehot(y_b)),
         //   totals (unless 0) += {loss, correct, B, 1}: the queued-step accumulator read once per epoch.
         // norm: what the weighted sum is divided by (the caller's constant, or the batch's sum of weights).
-        extern "C" __global__ void ser_softmax_xent(const float* logits, const int* labels, const double* weights, float* dlogits,
+        // __launch_bounds__ = CudaKernels.SoftmaxMaxThreads: the launch never uses more.
+        extern "C" __global__ void __launch_bounds__(256) ser_softmax_xent(const float* logits, const int* labels, const double* weights, float* dlogits,
             double* perSample, int* correct, double* result, double* totals, int B, int K, double norm)
         {
             for (int b = threadIdx.x; b < B; b += blockDim.x) {
@@ -424,3 +444,7 @@ internal static class CudaKernels
         }
         """;
 }
+
+/// <summary>One NVRTC program of our own kernels: its CUDA C, its name in NVRTC's messages and the options it compiles
+/// with (<see cref="CudaDevice.LoadModule(CudaKernelSet)"/>).</summary>
+internal sealed record CudaKernelSet(string Source, string ProgramName, IReadOnlyList<string> Options);

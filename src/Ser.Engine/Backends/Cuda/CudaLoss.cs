@@ -50,7 +50,7 @@ internal sealed unsafe partial class CudaBackend<T>
         ulong ce = _lossSamples!.Pointer, correct = ce + (ulong)(_lossCapacity * sizeof(double));
         ulong result = Scalar(LossResult), totals = LossMode == CudaLossMode.Accumulate ? Scalar(Totals) : 0;
         void** args = stackalloc void*[] { &lg, &lab, &wts, &dl, &ce, &correct, &result, &totals, &batch, &k, &normalizer };
-        int threads = Math.Min(1024, (batch + 31) / 32 * 32);
+        int threads = CudaKernels.SoftmaxThreads(batch);
         LaunchGrid(_k.SoftmaxCrossEntropy, new Dim3(1), new Dim3((uint)threads), args);
         if (!perSample.IsEmpty)
         {

@@ -160,11 +160,16 @@ internal sealed unsafe partial class CudaBackend<T>
         return plan;
     }
 
-    (long Work, long Reserve) RnnTempSizes(LstmPlan plan)
+    // Inference forwards (an executor without gradients) run cuDNN's CUDNN_FWD_MODE_INFERENCE: cudnn_adv.h's
+    // cudnnForwardMode_t separates the forward that keeps the intermediates cudnnRNNBackwardData_v8/BackwardWeights_v8
+    // read from the reserve space (TRAINING) from one that does not, and cudnnGetRNNTempSpaceSizes sizes the workspace
+    // and reserve per mode. An inference forward writes no reserve, so none is planned for it when cuDNN asks for none.
+    static CudnnForwardMode ForwardMode(bool training) => training ? CudnnForwardMode.Training : CudnnForwardMode.Inference;
+
+    (long Work, long Reserve) RnnTempSizes(LstmPlan plan, CudnnForwardMode mode)
     {
         nuint work, reserve;
-        Cudnn.Check(CudnnNative.cudnnGetRNNTempSpaceSizes(_cudnn.Value, plan.Rnn.Value, CudnnForwardMode.Training, plan.X.Value,
-            &work, &reserve));
+        Cudnn.Check(CudnnNative.cudnnGetRNNTempSpaceSizes(_cudnn.Value, plan.Rnn.Value, mode, plan.X.Value, &work, &reserve));
         return ((long)work, (long)reserve);
     }
 
@@ -173,7 +178,7 @@ internal sealed unsafe partial class CudaBackend<T>
     /// asked at the corner shapes with every sample full length, plus 1/8 and 1 MiB of headroom: cuDNN does not
     /// document how the sizes grow with the shape, and running out means an error mid-training.
     /// </summary>
-    (long Work, long Reserve) PlannedRnnSizes(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows)
+    (long Work, long Reserve) PlannedRnnSizes(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows, CudnnForwardMode mode)
     {
         _device.MakeCurrent();
         var plan = LstmPlanFor(desc);
@@ -183,27 +188,28 @@ internal sealed unsafe partial class CudaBackend<T>
             var lengths = new int[batch]; // planning only
             Array.Fill(lengths, frames);
             plan.SetShape(batch, frames, lengths);
-            var (w, r) = RnnTempSizes(plan);
+            var (w, r) = RnnTempSizes(plan, mode);
             work = Math.Max(work, w);
             reserve = Math.Max(reserve, r);
         }
-        return (work + work / 8 + (1 << 20), reserve + reserve / 8 + (1 << 20));
+        static long Headroom(long bytes) => bytes == 0 ? 0 : bytes + bytes / 8 + (1 << 20);
+        return (Headroom(work), Headroom(reserve));
     }
 
     // reserve: [y: B*T*2H] [cuDNN reserve]; workspace: [dy: B*T*2H] [dx scratch: B*T*I] [cuDNN workspace]
-    protected override long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) =>
-        RoundUp(maxRows * 2 * desc.Hidden, AlignElements) + (PlannedRnnSizes(desc, maxBatch, maxFrames, maxRows).Reserve + 3) / 4 +
-        AlignElements;
+    protected override long LstmReserveCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows, bool training) =>
+        RoundUp(maxRows * 2 * desc.Hidden, AlignElements) +
+        (PlannedRnnSizes(desc, maxBatch, maxFrames, maxRows, ForwardMode(training)).Reserve + 3) / 4 + AlignElements;
 
-    protected override long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows) =>
+    protected override long LstmWorkspaceCore(in LstmDesc desc, int maxBatch, int maxFrames, long maxRows, bool training) =>
         RoundUp(maxRows * 2 * desc.Hidden, AlignElements) + RoundUp(maxRows * desc.InputSize, AlignElements) +
-        (PlannedRnnSizes(desc, maxBatch, maxFrames, maxRows).Work + 3) / 4 + AlignElements;
+        (PlannedRnnSizes(desc, maxBatch, maxFrames, maxRows, ForwardMode(training)).Work + 3) / 4 + AlignElements;
 
     /// <summary>The buffers of one call, carved from the layer's reserve and the shared workspace (sizes checked).</summary>
     (ulong Y, ulong Reserve, long ReserveBytes, ulong Dy, ulong DxScratch, ulong Work, long WorkBytes) LstmBuffers(LstmPlan plan,
-        int batch, int frames, TensorView reserve, TensorView workspace)
+        int batch, int frames, TensorView reserve, TensorView workspace, CudnnForwardMode mode)
     {
-        var (workNeed, reserveNeed) = RnnTempSizes(plan);
+        var (workNeed, reserveNeed) = RnnTempSizes(plan, mode);
         long yElements = RoundUp((long)batch * frames * 2 * plan.Desc.Hidden, AlignElements);
         long dxElements = RoundUp((long)batch * frames * plan.Desc.InputSize, AlignElements);
         if (reserve.IsEmpty || workspace.IsEmpty) throw new ArgumentException("lstm: reserve and workspace are required on the GPU");
@@ -217,7 +223,8 @@ internal sealed unsafe partial class CudaBackend<T>
         if (reserveBytes < reserveNeed || workBytes < workNeed)
             throw new InvalidOperationException($"lstm: batch {batch} x {frames} needs {reserveNeed} reserve and {workNeed} workspace bytes, " +
                                                 $"the plan has {reserveBytes} and {workBytes} (plan memory for the largest batch)");
-        return (y, cudnnReserve, reserveNeed, dy, dxScratch, work, workNeed);
+        // No reserve asked for (inference): cuDNN gets none rather than an address it has no use for.
+        return (y, reserveNeed == 0 ? 0 : cudnnReserve, reserveNeed, dy, dxScratch, work, workNeed);
     }
 
     static ulong AlignUp(ulong address) => (address + 255) / 256 * 256;
@@ -256,19 +263,20 @@ internal sealed unsafe partial class CudaBackend<T>
     }
 
     protected override void LstmForwardCore(in LstmDesc desc, TensorView sequence, in LstmParams weights, TensorView output,
-        TensorView reserve, TensorView workspace, ReadOnlySpan<int> lengths)
+        TensorView reserve, TensorView workspace, ReadOnlySpan<int> lengths, bool training)
     {
         _device.MakeCurrent();
         var plan = LstmPlanFor(desc);
         int batch = sequence.Shape.D0, frames = sequence.Shape.D1, hidden = desc.Hidden;
         plan.SetShape(batch, frames, lengths);
-        var buf = LstmBuffers(plan, batch, frames, reserve, workspace);
+        var mode = ForwardMode(training);
+        var buf = LstmBuffers(plan, batch, frames, reserve, workspace, mode);
         PackLstmWeights(plan, weights);
         ulong len = Lengths(lengths);
         // Padded frames of x are zeroed in place: they are never part of the result, but cuDNN may still multiply them
         // (by zero gradients) in its GEMMs, and garbage such as NaN would leak through 0 * NaN.
         MaskInPlace(Ptr(sequence), len, batch, 1, frames, desc.InputSize);
-        Cudnn.Check(CudnnNative.cudnnRNNForward(_cudnn.Value, plan.Rnn.Value, CudnnForwardMode.Training, len,
+        Cudnn.Check(CudnnNative.cudnnRNNForward(_cudnn.Value, plan.Rnn.Value, mode, len,
             plan.X.Value, Ptr(sequence), plan.Y.Value, buf.Y, plan.H.Value, 0, 0, plan.H.Value, 0, 0,
             (nuint)plan.WeightBytes, plan.Weights.Pointer, (nuint)buf.WorkBytes, buf.Work, (nuint)buf.ReserveBytes, buf.Reserve));
         ulong y = buf.Y, o = Ptr(output);
@@ -284,7 +292,7 @@ internal sealed unsafe partial class CudaBackend<T>
         var plan = LstmPlanFor(desc);
         int batch = sequence.Shape.D0, frames = sequence.Shape.D1, hidden = desc.Hidden;
         plan.SetShape(batch, frames, lengths);
-        var buf = LstmBuffers(plan, batch, frames, reserve, workspace);
+        var buf = LstmBuffers(plan, batch, frames, reserve, workspace, CudnnForwardMode.Training);
         PackLstmWeights(plan, weights); // the weight space may have served another executor since the forward
         ulong len = Lengths(lengths);
         MaskInPlace(Ptr(sequence), len, batch, 1, frames, desc.InputSize);
