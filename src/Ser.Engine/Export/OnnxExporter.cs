@@ -1,0 +1,287 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using Google.Protobuf;
+using Onnx;
+using Ser.Engine.Checkpoints;
+using Ser.Engine.Experiments;
+using Ser.Engine.Features;
+using Ser.Engine.IO;
+
+namespace Ser.Engine.Export;
+
+/// <summary>What the exported model takes as input.</summary>
+public enum OnnxInput
+{
+    /// <summary>`pcm` float32 [1, N]: mono 16 kHz samples; the front end runs inside the graph.</summary>
+    Pcm,
+    /// <summary>`features` float32 [1, 1, T, 400]: the normalised spectrogram (the engine's executor input).</summary>
+    Features,
+}
+
+/// <summary>How <see cref="OnnxExporter"/> builds the model.</summary>
+public sealed record OnnxExportOptions
+{
+    public OnnxInput Input { get; init; } = OnnxInput.Pcm;
+}
+
+/// <summary>
+/// Exports a checkpoint as a standard ONNX model (opset 17, IR version 8) of inference on one utterance of any length,
+/// computing exactly what <see cref="Inference.EmotionRecognizer"/> computes. Legend: N samples, T frames, F = 400 bins,
+/// C channels, H hidden, K classes, P pieces.
+/// <code>
+/// pcm [1, N]
+///  -> Pad with zeros to at least 640 samples (the engine's "L &lt; 640 gives one zero-padded frame")
+///  -> Conv1d [2F, 1, 640] stride 160: rows w[n] cos(2πkn/1600) and -w[n] sin(2πkn/1600) (Hamming folded into the DFT
+///     basis; zero-padding a 640-sample frame to 1600 points adds nothing to the sums) -> [1, 2F, T], T = 1 + floor((N'-640)/160)
+///  -> re² + im² -> 10 log10(max(p, 1e-10)) -> (x - mean) / max(std, 1e-3) -> features [1, 1, T, F]
+///  -> per block: Conv (pads [pT, pF, KT-1-pT, KF-1-pF], PyTorch's asymmetric "same"), Relu, MaxPool 2x2 ceil_mode
+///     (one unpadded utterance: every frame is valid, so the engine's mask is the identity and its ceil pooling over
+///     valid frames is ONNX's ceil_mode)
+///  -> [T3, 1, C*F3] -> LSTM bidirectional (gates reordered i,f,g,o -> i,o,f,c; recurrent bias 0) -> Y_h [2, 1, H]
+///  -> [1, 2H] (forward h at the last step, backward h after step 0) -> Gemm, Relu, Gemm -> logits [1, K]
+///  -> probs = softmax(logits / T_checkpoint)
+/// </code>
+/// A fixed-length model (metadata length_mode = fixed) is exported with its pieces: the features are zero-padded to a
+/// whole number of pieces (the engine pads normalised features with zeros), run as a batch of P pieces, each piece's
+/// posterior softmax(logits / T), averaged: probs [1, K]; `logits` is then log(probs) (averaged posteriors have no
+/// single logit vector) and `piece_logits` [P, K] holds the pieces' own logits.
+/// </summary>
+public static class OnnxExporter
+{
+    public const int Opset = 17;
+    public const long IrVersion = 8;   // the IR version of ONNX 1.12, which introduced opset 17
+
+    /// <summary>The ONNX model as bytes.</summary>
+    public static byte[] Export(Checkpoint checkpoint, OnnxExportOptions? options = null) => Build(checkpoint, options).ToByteArray();
+
+    /// <summary>Writes the model atomically (temp file + rename).</summary>
+    public static void Save(Checkpoint checkpoint, string path, OnnxExportOptions? options = null)
+    {
+        var model = Build(checkpoint, options);
+        AtomicFile.Write(path, stream => model.WriteTo(stream));
+    }
+
+    internal static ModelProto Build(Checkpoint checkpoint, OnnxExportOptions? options = null)
+    {
+        options ??= new OnnxExportOptions();
+        var config = checkpoint.Config;
+        if (config.Bins != FrontEnd.Bins)
+            throw new SerException($"{checkpoint.Path}: the model reads {config.Bins} bins; the front end makes {FrontEnd.Bins}, so it cannot be exported with the front end inside");
+        var (fixedLength, pieceFrames) = LengthModeOf(checkpoint);
+        var p = checkpoint.Parameters;
+        var g = new OnnxGraph();
+        int k = config.Classes;
+
+        string x = options.Input == OnnxInput.Pcm
+            ? FrontEndNodes(g, checkpoint.Stats)
+            : g.Input("features", 1L, 1L, "frames", (long)FrontEnd.Bins);
+
+        if (fixedLength) x = Pieces(g, x, pieceFrames);   // [P, 1, pieceFrames, F]
+
+        // Conv blocks: [B, C, T, F] -> [B, C', ceil(T/2), ceil(F/2)]
+        for (int i = 0; i < config.Blocks; i++)
+        {
+            string n = (i + 1).ToString(CultureInfo.InvariantCulture);
+            int kt = config.Kernels[i][0], kf = config.Kernels[i][1], cin = i == 0 ? 1 : config.Channels[i - 1], cout = config.Channels[i];
+            int pt = (kt - 1) / 2, pf = (kf - 1) / 2;   // the engine's ConvDesc.PadT/PadF; the rest goes after
+            string w = g.Const($"conv{n}.weight", p[$"conv{n}.weight"], cout, cin, kt, kf);
+            string b = g.Const($"conv{n}.bias", p[$"conv{n}.bias"], cout);
+            x = g.Node("Conv", [x, w, b],
+                [OnnxGraph.Ints("kernel_shape", kt, kf), OnnxGraph.Ints("pads", pt, pf, kt - 1 - pt, kf - 1 - pf), OnnxGraph.Ints("strides", 1, 1)],
+                name: "conv" + n);
+            x = g.Node("Relu", [x], name: "relu" + n);
+            x = g.Node("MaxPool", [x],
+                [OnnxGraph.Ints("kernel_shape", 2, 2), OnnxGraph.Ints("strides", 2, 2), OnnxGraph.Int("ceil_mode", 1)],
+                name: "pool" + n);
+        }
+
+        // [B, C, T3, F3] -> [T3, B, C*F3], feature index c*F3 + f as the engine's SequenceLayer
+        int hidden = config.Hidden, input = config.LstmInput;
+        x = g.Node("Transpose", [x], [OnnxGraph.Ints("perm", 2, 0, 1, 3)], name: "to_sequence");
+        x = g.Node("Reshape", [x, g.ConstInt64("sequence_shape", [0, 0, input])], name: "sequence");
+
+        var (wOnnx, rOnnx, bOnnx) = LstmWeights(p, hidden, input);
+        string lw = g.Const("lstm.W", wOnnx, 2, 4 * hidden, input);
+        string lr = g.Const("lstm.R", rOnnx, 2, 4 * hidden, hidden);
+        string lb = g.Const("lstm.B", bOnnx, 2, 8 * hidden);
+        string yh = g.Name("lstm_Y_h");
+        g.Nodes("LSTM", [x, lw, lr, lb], ["", yh],
+            [OnnxGraph.Int("hidden_size", hidden), OnnxGraph.String("direction", "bidirectional")], "lstm");
+        // Y_h [2, B, H] -> [B, 2, H] -> [B, 2H] = concat(forward, backward)
+        x = g.Node("Transpose", [yh], [OnnxGraph.Ints("perm", 1, 0, 2)], name: "lstm_ends");
+        x = g.Node("Reshape", [x, g.ConstInt64("utterance_shape", [0, 2L * hidden])], name: "utterance_vector");
+
+        string w1 = g.Const("fc1.weight", p["fc1.weight"], config.Dense, 2 * hidden);
+        string b1 = g.Const("fc1.bias", p["fc1.bias"], config.Dense);
+        x = g.Node("Gemm", [x, w1, b1], [OnnxGraph.Int("transB", 1)], name: "fc1");
+        x = g.Node("Relu", [x], name: "relu_fc1");   // dropout is the identity at inference
+        string w2 = g.Const("fc2.weight", p["fc2.weight"], k, config.Dense);
+        string b2 = g.Const("fc2.bias", p["fc2.bias"], k);
+        string logits = g.Node("Gemm", [x, w2, b2], [OnnxGraph.Int("transB", 1)], name: "fc2");
+
+        string temperature = g.Scalar("temperature", checkpoint.Temperature);
+        string scaled = g.Node("Div", [logits, temperature], name: "logits_over_temperature");
+        string probs = g.Node("Softmax", [scaled], [OnnxGraph.Int("axis", -1)], name: "softmax");
+        if (fixedLength)
+        {
+            probs = g.Node("ReduceMean", [probs], [OnnxGraph.Ints("axes", 0), OnnxGraph.Int("keepdims", 1)], name: "average_pieces");
+            g.Output(logits, "piece_logits", OnnxGraph.Float, "pieces", (long)k);
+            logits = g.Node("Log", [probs], name: "log_probs");
+        }
+        g.Output(probs, "probs", OnnxGraph.Float, 1L, (long)k);
+        g.Output(logits, "logits", OnnxGraph.Float, 1L, (long)k);
+
+        g.Proto.Name = "ser_crnn";
+        var model = new ModelProto
+        {
+            IrVersion = IrVersion,
+            ProducerName = "sertool",
+            ProducerVersion = typeof(OnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
+            Domain = "ser",
+            ModelVersion = 1,
+            DocString = $"Ser speech emotion recognition, {config}; input {(options.Input == OnnxInput.Pcm ? "pcm [1, N] mono 16 kHz" : "features [1, 1, T, 400] normalised spectrogram")}; outputs probs [1, K] = softmax(logits / temperature), logits [1, K].",
+            Graph = g.Proto,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        foreach (var (key, value) in Metadata(checkpoint, options, fixedLength, pieceFrames))
+            model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        return model;
+    }
+
+    /// <summary>The front end inside the graph: pcm [1, N] -> normalised features [1, 1, T, F].</summary>
+    static string FrontEndNodes(OnnxGraph g, FeatureStats stats)
+    {
+        const int f = FrontEnd.Bins, n = FrontEnd.WindowLength;
+        string pcm = g.Input("pcm", 1L, "samples");
+
+        // Pad the end with max(0, 640 - N) zeros: T = 1 + floor((max(N, 640) - 640) / 160) = the engine's FrameCount.
+        string length = g.Node("Shape", [pcm], [OnnxGraph.Int("start", 1), OnnxGraph.Int("end", 2)], name: "samples");
+        string missing = g.Node("Sub", [g.ConstInt64("window_length", [n]), length], name: "samples_missing");
+        missing = g.Node("Max", [missing, g.ConstInt64("zero", [0])], name: "samples_to_pad");
+        string pads = g.Node("Concat", [g.ConstInt64("no_pad", [0, 0, 0]), missing], [OnnxGraph.Int("axis", 0)], name: "pcm_pads");
+        string padded = g.Node("Pad", [pcm, pads], [OnnxGraph.String("mode", "constant")], name: "pcm_padded");
+        string signal = g.Node("Unsqueeze", [padded, g.ConstInt64("channel_axis", [1])], name: "signal");   // [1, 1, N']
+
+        // DFT basis with the window folded in: rows 0..F-1 real parts, F..2F-1 imaginary parts of
+        // X[k] = Σ_n w[n] x[n] exp(-2πi k n / 1600). Computed in double, rounded once to float.
+        var basis = new float[2 * f * n];   // [2F, 1, 640]
+        var window = FrontEnd.Window;
+        for (int k = 0; k < f; k++)
+            for (int i = 0; i < n; i++)
+            {
+                // (k * i) mod 1600 keeps the angle small, so cos/sin are exact to double rounding
+                double angle = 2 * Math.PI * ((long)k * i % FrontEnd.DftSize) / FrontEnd.DftSize;
+                basis[k * n + i] = (float)(window[i] * Math.Cos(angle));
+                basis[(f + k) * n + i] = (float)(-window[i] * Math.Sin(angle));
+            }
+        string dftBasis = g.Const("dft_basis", basis, 2 * f, 1, n);
+        string spectrum = g.Node("Conv", [signal, dftBasis],
+            [OnnxGraph.Ints("kernel_shape", n), OnnxGraph.Ints("strides", FrontEnd.Hop), OnnxGraph.Ints("pads", 0, 0)], name: "dft");   // [1, 2F, T]
+        string squares = g.Node("Mul", [spectrum, spectrum], name: "dft_squares");
+        squares = g.Node("Reshape", [squares, g.ConstInt64("re_im_shape", [1, 2, f, -1])], name: "re_im");        // [1, 2, F, T]
+        string power = g.Node("ReduceSum", [squares, g.ConstInt64("re_im_axis", [1])], [OnnxGraph.Int("keepdims", 0)], name: "power");   // [1, F, T]
+        power = g.Node("Max", [power, g.Scalar("power_floor", FrontEnd.FloorPower)], name: "power_floored");
+        string db = g.Node("Log", [power], name: "log_power");
+        db = g.Node("Mul", [db, g.Scalar("db_per_neper", (float)(10 / Math.Log(10)))], name: "db");   // 10 log10 p
+
+        // (x - mean) * (1 / max(std, 1e-3)), with the engine's float reciprocal
+        var mean = stats.Mean;
+        var invStd = stats.Std.Select(s => 1f / Math.Max(s, FeatureStats.StdFloor)).ToArray();
+        string centred = g.Node("Sub", [db, g.Const("feature_mean", mean, f, 1)], name: "centred");
+        string normal = g.Node("Mul", [centred, g.Const("feature_inv_std", invStd, f, 1)], name: "normalised");   // [1, F, T]
+        string frames = g.Node("Transpose", [normal], [OnnxGraph.Ints("perm", 0, 2, 1)], name: "frames");          // [1, T, F]
+        return g.Node("Unsqueeze", [frames, g.ConstInt64("map_axis", [1])], name: "features");                      // [1, 1, T, F]
+    }
+
+    /// <summary>features [1, 1, T, F] -> [P, 1, pieceFrames, F], the last piece zero-padded (normalised zeros).</summary>
+    static string Pieces(OnnxGraph g, string features, int pieceFrames)
+    {
+        string frames = g.Node("Shape", [features], [OnnxGraph.Int("start", 2), OnnxGraph.Int("end", 3)], name: "frame_count");
+        string piece = g.ConstInt64("piece_frames", [pieceFrames]);
+        string rest = g.Node("Mod", [frames, piece], name: "frames_past_last_piece");
+        string missing = g.Node("Mod", [g.Node("Sub", [piece, rest], name: "piece_gap"), piece], name: "frames_to_pad");
+        string pads = g.Node("Concat", [g.ConstInt64("piece_pads_head", [0, 0, 0, 0, 0, 0]), missing, g.ConstInt64("piece_pads_tail", [0])],
+            [OnnxGraph.Int("axis", 0)], name: "piece_pads");
+        string padded = g.Node("Pad", [features, pads], [OnnxGraph.String("mode", "constant")], name: "features_padded");
+        return g.Node("Reshape", [padded, g.ConstInt64("pieces_shape", [-1, 1, pieceFrames, FrontEnd.Bins])], name: "pieces");
+    }
+
+    /// <summary>
+    /// The engine's per-direction lstm.{fw,bw}.{w_ih [4H, I], w_hh [4H, H], bias [4H]} in gate order (i, f, g, o) as
+    /// ONNX's W [2, 4H, I], R [2, 4H, H], B [2, 8H] in gate order (i, o, f, c); the engine has one bias per direction,
+    /// so it becomes Wb and Rb is zero.
+    /// </summary>
+    internal static (float[] W, float[] R, float[] B) LstmWeights(IReadOnlyDictionary<string, float[]> p, int hidden, int input)
+    {
+        int[] engineGateOf = [0, 3, 1, 2];   // ONNX gate j (i, o, f, c) is engine gate engineGateOf[j] (i, f, g, o)
+        var w = new float[2 * 4 * hidden * input];
+        var r = new float[2 * 4 * hidden * hidden];
+        var b = new float[2 * 8 * hidden];
+        string[] dirs = ["fw", "bw"];   // ONNX bidirectional: direction 0 forward, 1 reverse
+        for (int d = 0; d < 2; d++)
+        {
+            var wih = p[$"lstm.{dirs[d]}.w_ih"];
+            var whh = p[$"lstm.{dirs[d]}.w_hh"];
+            var bias = p[$"lstm.{dirs[d]}.bias"];
+            for (int j = 0; j < 4; j++)
+            {
+                int e = engineGateOf[j];
+                wih.AsSpan(e * hidden * input, hidden * input).CopyTo(w.AsSpan((d * 4 + j) * hidden * input));
+                whh.AsSpan(e * hidden * hidden, hidden * hidden).CopyTo(r.AsSpan((d * 4 + j) * hidden * hidden));
+                bias.AsSpan(e * hidden, hidden).CopyTo(b.AsSpan(d * 8 * hidden + j * hidden));
+            }
+        }
+        return (w, r, b);
+    }
+
+    static (bool Fixed, int PieceFrames) LengthModeOf(Checkpoint checkpoint)
+    {
+        string mode = checkpoint.Metadata.GetValueOrDefault("length_mode") ?? "variable";
+        var parsed = TrainingSettings.ParseModeOrNull(mode)
+                     ?? throw new SerException($"{checkpoint.Path}: unknown length_mode '{mode}' (expected variable or fixed)");
+        int pieceFrames = FixedLengthPieces.Frames;
+        if (checkpoint.Metadata.TryGetValue("piece_frames", out var pf) && !(int.TryParse(pf, out pieceFrames) && pieceFrames > 0))
+            throw new SerException($"{checkpoint.Path}: piece_frames '{pf}' is not a positive frame count");
+        return (parsed == LengthMode.Fixed, pieceFrames);
+    }
+
+    /// <summary>metadata_props: the model's contract (ser.*) and the checkpoint's training metadata under its own keys.</summary>
+    static IEnumerable<(string Key, string Value)> Metadata(Checkpoint checkpoint, OnnxExportOptions options, bool fixedLength, int pieceFrames)
+    {
+        string temperature = checkpoint.Metadata.GetValueOrDefault(Checkpoint.TemperatureKey) ?? "1";
+        yield return ("ser.labels", string.Join(",", checkpoint.Labels));
+        yield return ("ser.sample_rate", FrontEnd.SampleRate.ToString(CultureInfo.InvariantCulture));
+        yield return ("ser.temperature", temperature);
+        yield return ("ser.front_end", FrontEndJson());
+        yield return ("ser.input", options.Input == OnnxInput.Pcm ? "pcm" : "features");
+        yield return ("ser.length_mode", fixedLength ? "fixed" : "variable");
+        if (fixedLength) yield return ("ser.piece_frames", pieceFrames.ToString(CultureInfo.InvariantCulture));
+        yield return ("ser.config", checkpoint.Config.ToJson());
+        foreach (var (key, value) in checkpoint.Metadata.OrderBy(m => m.Key, StringComparer.Ordinal))
+            if (!key.StartsWith("ser.", StringComparison.Ordinal)) yield return (key, value);
+    }
+
+    /// <summary>The front end's constants as JSON (written with Utf8JsonWriter: no reflection, so trimming-safe).</summary>
+    static string FrontEndJson()
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("sample_rate", FrontEnd.SampleRate);
+            json.WriteString("window", "hamming w[n] = 0.54 - 0.46 cos(2 pi n / 639)");
+            json.WriteNumber("window_length", FrontEnd.WindowLength);
+            json.WriteNumber("hop", FrontEnd.Hop);
+            json.WriteNumber("dft_size", FrontEnd.DftSize);
+            json.WriteNumber("bins", FrontEnd.Bins);
+            json.WriteString("frames", "1 + floor((N - 640) / 160), at least 1 (short input zero-padded to 640 samples)");
+            json.WriteNumber("power_floor", FrontEnd.FloorPower);
+            json.WriteString("db", "10 * log10(max(power, power_floor))");
+            json.WriteString("normalisation", "(db - mean[bin]) / max(std[bin], std_floor), training-split statistics");
+            json.WriteNumber("std_floor", FeatureStats.StdFloor);
+            json.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}
