@@ -31,10 +31,10 @@ internal sealed class ModelFolder : IDisposable
         return path;
     }
 
-    public string Export(string checkpoint, OnnxInput input = OnnxInput.Pcm)
+    public string Export(string checkpoint, OnnxInput input = OnnxInput.Pcm, bool batched = false)
     {
-        string path = Path.ChangeExtension(checkpoint, input == OnnxInput.Pcm ? ".onnx" : ".features.onnx");
-        OnnxExporter.Save(Checkpoint.Load(checkpoint), path, new OnnxExportOptions { Input = input });
+        string path = Path.ChangeExtension(checkpoint, (input == OnnxInput.Pcm ? "" : ".features") + (batched ? ".batched" : "") + ".onnx");
+        OnnxExporter.Save(Checkpoint.Load(checkpoint), path, new OnnxExportOptions { Input = input, Batched = batched });
         return path;
     }
 
@@ -66,9 +66,15 @@ internal sealed class OrtModel : IDisposable
     public (float[] Probs, float[] Logits) RunFeatures(float[] features, int frames) =>
         Run("features", new DenseTensor<float>(features, [1, 1, frames, FrontEnd.Bins]));
 
-    (float[], float[]) Run(string input, DenseTensor<float> tensor)
+    /// <summary>A ragged batch: rows [B, width] (padding past each length may hold anything) -> probs [B, K], logits [B, K].</summary>
+    public (float[] Probs, float[] Logits) RunBatch(string input, float[] rows, int[] dims, long[] lengths) =>
+        Run(input, new DenseTensor<float>(rows, dims), NamedOnnxValue.CreateFromTensor("lengths", new DenseTensor<long>(lengths, [lengths.Length])));
+
+    (float[], float[]) Run(string input, DenseTensor<float> tensor, NamedOnnxValue? lengths = null)
     {
-        using var results = _session.Run([NamedOnnxValue.CreateFromTensor(input, tensor)]);
+        List<NamedOnnxValue> inputs = [NamedOnnxValue.CreateFromTensor(input, tensor)];
+        if (lengths is not null) inputs.Add(lengths);
+        using var results = _session.Run(inputs);
         float[] Get(string name) => results.Single(r => r.Name == name).AsTensor<float>().ToArray();
         return (Get("probs"), Get("logits"));
     }

@@ -23,6 +23,14 @@ public enum OnnxInput
 public sealed record OnnxExportOptions
 {
     public OnnxInput Input { get; init; } = OnnxInput.Pcm;
+
+    /// <summary>
+    /// A ragged batch: inputs [B, N] (or [B, 1, T, 400]) plus `lengths` int64 [B] (valid samples, or valid frames, of
+    /// each row; the rest of a row is ignored), outputs [B, K]. Masks before each convolution and pooling and the LSTM's
+    /// sequence_lens keep the engine's padding invariance: each row's answer is the one it gets alone. Variable-length
+    /// models only.
+    /// </summary>
+    public bool Batched { get; init; }
 }
 
 /// <summary>
@@ -42,6 +50,10 @@ public sealed record OnnxExportOptions
 ///  -> [1, 2H] (forward h at the last step, backward h after step 0) -> Gemm, Relu, Gemm -> logits [1, K]
 ///  -> probs = softmax(logits / T_checkpoint)
 /// </code>
+/// With <see cref="OnnxExportOptions.Batched"/> the same graph runs B rows of different lengths: each row's padding is
+/// zeroed (pcm by its sample count, every conv input and every ReLU output by the row's valid frames at that level,
+/// V -> ceil(V/2) per pooling, as the engine's mask layers), and the LSTM reads `sequence_lens`, so its forward state is
+/// taken at the row's last valid step and its backward pass starts there.
 /// A fixed-length model (metadata length_mode = fixed) is exported with its pieces: the features are zero-padded to a
 /// whole number of pieces (the engine pads normalised features with zeros), run as a batch of P pieces, each piece's
 /// posterior softmax(logits / T), averaged: probs [1, K]; `logits` is then log(probs) (averaged posteriors have no
@@ -69,15 +81,39 @@ public static class OnnxExporter
         if (config.Bins != FrontEnd.Bins)
             throw new SerException($"{checkpoint.Path}: the model reads {config.Bins} bins; the front end makes {FrontEnd.Bins}, so it cannot be exported with the front end inside");
         var (fixedLength, pieceFrames) = LengthModeOf(checkpoint);
+        bool batched = options.Batched;
+        if (batched && fixedLength)
+            throw new SerException($"{checkpoint.Path}: a fixed-length model cannot be exported batched (its pieces already make the batch); export it without --batched");
         var p = checkpoint.Parameters;
         var g = new OnnxGraph();
         int k = config.Classes;
+        object batch = batched ? "batch" : 1L;
 
-        string x = options.Input == OnnxInput.Pcm
-            ? FrontEndNodes(g, checkpoint.Stats)
-            : g.Input("features", 1L, 1L, "frames", (long)FrontEnd.Bins);
+        // x [B, 1, T, F] normalised features; frames [B] valid frames of each row (batched only)
+        string x, frames = "";
+        if (options.Input == OnnxInput.Pcm)
+        {
+            string pcm = g.Input("pcm", batch, "samples");
+            if (batched)
+            {
+                string samples = g.TypedInput("lengths", OnnxGraph.Int64, batch);
+                pcm = g.Node("Mul", [pcm, Mask(g, pcm, 1, samples, [])], name: "pcm_masked");   // samples past a row's length -> 0
+                // V = 1 + floor((max(L, 640) - 640) / 160): the engine's FrameCount (non-negative, so Div's truncation is floor)
+                string atLeast = g.Node("Max", [samples, g.ConstInt64("window_length_rows", [FrontEnd.WindowLength])], name: "samples_at_least_window");
+                string over = g.Node("Sub", [atLeast, g.ConstInt64("window_length_over", [FrontEnd.WindowLength])], name: "samples_past_window");
+                string hops = g.Node("Div", [over, g.ConstInt64("hop", [FrontEnd.Hop])], name: "whole_hops");
+                frames = g.Node("Add", [hops, g.ConstInt64("one_frame", [1])], name: "frames_valid");
+            }
+            x = FrontEndNodes(g, pcm, checkpoint.Stats);
+        }
+        else
+        {
+            x = g.Input("features", batch, 1L, "frames", (long)FrontEnd.Bins);
+            if (batched) frames = g.TypedInput("lengths", OnnxGraph.Int64, batch);
+        }
 
         if (fixedLength) x = Pieces(g, x, pieceFrames);   // [P, 1, pieceFrames, F]
+        if (batched) x = g.Node("Mul", [x, Mask(g, x, 2, frames, [1, 3])], name: "features_masked");   // conv1 reads zeros past V
 
         // Conv blocks: [B, C, T, F] -> [B, C', ceil(T/2), ceil(F/2)]
         for (int i = 0; i < config.Blocks; i++)
@@ -91,6 +127,14 @@ public static class OnnxExporter
                 [OnnxGraph.Ints("kernel_shape", kt, kf), OnnxGraph.Ints("pads", pt, pf, kt - 1 - pt, kf - 1 - pf), OnnxGraph.Ints("strides", 1, 1)],
                 name: "conv" + n);
             x = g.Node("Relu", [x], name: "relu" + n);
+            if (batched)
+            {
+                // the engine's mask layer: frames >= V are 0, so the (ceil) pooling never picks padding (ReLU >= 0, so
+                // a window's masked zero never beats a valid value) and the next conv reads zeros past ceil(V/2)
+                x = g.Node("Mul", [x, Mask(g, x, 2, frames, [1, 3])], name: "mask" + n);
+                frames = g.Node("Div", [g.Node("Add", [frames, g.ConstInt64("one", [1])], name: $"frames{n}_plus_one"), g.ConstInt64("two", [2])],
+                    name: $"frames_pool{n}");   // ceil(V / 2)
+            }
             x = g.Node("MaxPool", [x],
                 [OnnxGraph.Ints("kernel_shape", 2, 2), OnnxGraph.Ints("strides", 2, 2), OnnxGraph.Int("ceil_mode", 1)],
                 name: "pool" + n);
@@ -106,7 +150,10 @@ public static class OnnxExporter
         string lr = g.Const("lstm.R", rOnnx, 2, 4 * hidden, hidden);
         string lb = g.Const("lstm.B", bOnnx, 2, 8 * hidden);
         string yh = g.Name("lstm_Y_h");
-        g.Nodes("LSTM", [x, lw, lr, lb], ["", yh],
+        string[] lstmInputs = batched
+            ? [x, lw, lr, lb, g.Node("Cast", [frames], [OnnxGraph.Int("to", OnnxGraph.Int32)], name: "sequence_lens")]
+            : [x, lw, lr, lb];
+        g.Nodes("LSTM", lstmInputs, ["", yh],
             [OnnxGraph.Int("hidden_size", hidden), OnnxGraph.String("direction", "bidirectional")], "lstm");
         // Y_h [2, B, H] -> [B, 2, H] -> [B, 2H] = concat(forward, backward)
         x = g.Node("Transpose", [yh], [OnnxGraph.Ints("perm", 1, 0, 2)], name: "lstm_ends");
@@ -129,8 +176,8 @@ public static class OnnxExporter
             g.Output(logits, "piece_logits", OnnxGraph.Float, "pieces", (long)k);
             logits = g.Node("Log", [probs], name: "log_probs");
         }
-        g.Output(probs, "probs", OnnxGraph.Float, 1L, (long)k);
-        g.Output(logits, "logits", OnnxGraph.Float, 1L, (long)k);
+        g.Output(probs, "probs", OnnxGraph.Float, batch, (long)k);
+        g.Output(logits, "logits", OnnxGraph.Float, batch, (long)k);
 
         g.Proto.Name = "ser_crnn";
         var model = new ModelProto
@@ -149,11 +196,25 @@ public static class OnnxExporter
         return model;
     }
 
-    /// <summary>The front end inside the graph: pcm [1, N] -> normalised features [1, 1, T, F].</summary>
-    static string FrontEndNodes(OnnxGraph g, FeatureStats stats)
+    /// <summary>
+    /// A float mask [B, T] (1 where t &lt; lengths[b]) of x's time axis <paramref name="timeAxis"/>, unsqueezed at
+    /// <paramref name="unsqueeze"/> to broadcast against x.
+    /// </summary>
+    static string Mask(OnnxGraph g, string x, int timeAxis, string lengths, long[] unsqueeze)
+    {
+        string t = g.Node("Shape", [x], [OnnxGraph.Int("start", timeAxis), OnnxGraph.Int("end", timeAxis + 1)], name: "time_size");
+        t = g.Node("Squeeze", [t, g.ConstInt64("first_axis", [0])], name: "time_scalar");
+        string steps = g.Node("Range", [g.ConstInt64("range_start", [0], scalar: true), t, g.ConstInt64("range_step", [1], scalar: true)], name: "time_steps");   // [T]
+        string rows = g.Node("Unsqueeze", [lengths, g.ConstInt64("row_axis", [1])], name: "lengths_column");   // [B, 1]
+        string valid = g.Node("Less", [steps, rows], name: "valid_steps");                                       // [B, T]
+        string mask = g.Node("Cast", [valid], [OnnxGraph.Int("to", OnnxGraph.Float)], name: "valid_mask");
+        return unsqueeze.Length == 0 ? mask : g.Node("Unsqueeze", [mask, g.ConstInt64("mask_axes", unsqueeze)], name: "mask_maps");
+    }
+
+    /// <summary>The front end inside the graph: pcm [B, N] -> normalised features [B, 1, T, F].</summary>
+    static string FrontEndNodes(OnnxGraph g, string pcm, FeatureStats stats)
     {
         const int f = FrontEnd.Bins, n = FrontEnd.WindowLength;
-        string pcm = g.Input("pcm", 1L, "samples");
 
         // Pad the end with max(0, 640 - N) zeros: T = 1 + floor((max(N, 640) - 640) / 160) = the engine's FrameCount.
         string length = g.Node("Shape", [pcm], [OnnxGraph.Int("start", 1), OnnxGraph.Int("end", 2)], name: "samples");
@@ -179,7 +240,7 @@ public static class OnnxExporter
         string spectrum = g.Node("Conv", [signal, dftBasis],
             [OnnxGraph.Ints("kernel_shape", n), OnnxGraph.Ints("strides", FrontEnd.Hop), OnnxGraph.Ints("pads", 0, 0)], name: "dft");   // [1, 2F, T]
         string squares = g.Node("Mul", [spectrum, spectrum], name: "dft_squares");
-        squares = g.Node("Reshape", [squares, g.ConstInt64("re_im_shape", [1, 2, f, -1])], name: "re_im");        // [1, 2, F, T]
+        squares = g.Node("Reshape", [squares, g.ConstInt64("re_im_shape", [0, 2, f, -1])], name: "re_im");        // [B, 2, F, T]
         string power = g.Node("ReduceSum", [squares, g.ConstInt64("re_im_axis", [1])], [OnnxGraph.Int("keepdims", 0)], name: "power");   // [1, F, T]
         power = g.Node("Max", [power, g.Scalar("power_floor", FrontEnd.FloorPower)], name: "power_floored");
         string db = g.Node("Log", [power], name: "log_power");
@@ -256,6 +317,7 @@ public static class OnnxExporter
         yield return ("ser.front_end", FrontEndJson());
         yield return ("ser.input", options.Input == OnnxInput.Pcm ? "pcm" : "features");
         yield return ("ser.length_mode", fixedLength ? "fixed" : "variable");
+        yield return ("ser.batched", options.Batched ? "true" : "false");
         if (fixedLength) yield return ("ser.piece_frames", pieceFrames.ToString(CultureInfo.InvariantCulture));
         yield return ("ser.config", checkpoint.Config.ToJson());
         foreach (var (key, value) in checkpoint.Metadata.OrderBy(m => m.Key, StringComparer.Ordinal))

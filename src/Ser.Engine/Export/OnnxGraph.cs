@@ -13,6 +13,7 @@ internal sealed class OnnxGraph
 {
     // TensorProto.DataType values (onnx.proto): FLOAT = 1, INT64 = 7.
     public const int Float = 1;
+    public const int Int32 = 6;
     public const int Int64 = 7;
 
     readonly Dictionary<string, int> _used = new(StringComparer.Ordinal);
@@ -32,10 +33,12 @@ internal sealed class OnnxGraph
     }
 
     /// <summary>A float32 graph input; a dimension is a fixed size (long) or a symbolic name (string).</summary>
-    public string Input(string name, params object[] dims)
+    public string Input(string name, params object[] dims) => TypedInput(name, Float, dims);
+
+    public string TypedInput(string name, int elemType, params object[] dims)
     {
-        _used[name] = 1;
-        Proto.Input.Add(ValueInfo(name, Float, dims));
+        if (!_used.TryAdd(name, 1)) throw new InvalidOperationException($"input name '{name}' is already a value");
+        Proto.Input.Add(ValueInfo(name, elemType, dims));
         return name;
     }
 
@@ -88,11 +91,14 @@ internal sealed class OnnxGraph
 
     public string Scalar(string hint, float value) => Const(hint, [value]);
 
-    /// <summary>Adds a node with one output and returns the output's name.</summary>
+    /// <summary>
+    /// Adds a node with one output and returns the output's name: a fresh value name made from <paramref name="name"/>
+    /// (or the op), which also names the node, so node names are unique too.
+    /// </summary>
     public string Node(string op, string[] inputs, AttributeProto[]? attributes = null, string? name = null, string? output = null)
     {
         string o = output ?? Name(name ?? op.ToLowerInvariant());
-        Nodes(op, inputs, [o], attributes, name ?? o);
+        Nodes(op, inputs, [o], attributes, o);
         return o;
     }
 

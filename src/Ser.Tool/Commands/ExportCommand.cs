@@ -24,6 +24,9 @@ internal sealed class ExportCommand : ICommand
         + "features: float32 [1, 1, T, 400] normalised spectrogram.")]
     public string Input { get; set; } = "pcm";
 
+    [Option("batched", HelpText = "A ragged batch: inputs [B, ...] plus lengths int64 [B] (valid samples, or frames), outputs [B, K]; variable-length models.")]
+    public bool Batched { get; set; }
+
     public int Run()
     {
         var input = Input.Trim().ToLowerInvariant() switch
@@ -35,12 +38,13 @@ internal sealed class ExportCommand : ICommand
         if (!File.Exists(Model)) throw new SerException($"{Model}: model file not found");
         string output = Output ?? Path.ChangeExtension(Model, ".onnx");
         var checkpoint = Checkpoint.Load(Model);
-        OnnxExporter.Save(checkpoint, output, new OnnxExportOptions { Input = input });
+        OnnxExporter.Save(checkpoint, output, new OnnxExportOptions { Input = input, Batched = Batched });
 
         string mode = checkpoint.Metadata.GetValueOrDefault("length_mode") ?? "variable";
-        string inputText = input == OnnxInput.Pcm ? "pcm [1, N] mono 16 kHz" : "features [1, 1, T, 400]";
+        string b = Batched ? "B" : "1";
+        string inputText = (input == OnnxInput.Pcm ? $"pcm [{b}, N] mono 16 kHz" : $"features [{b}, 1, T, 400]") + (Batched ? " + lengths [B]" : "");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{output}: ONNX opset {OnnxExporter.Opset}, {checkpoint.Config}, {mode}-length, input {inputText}, outputs probs/logits [1, {checkpoint.Config.Classes}] " +
+            $"{output}: ONNX opset {OnnxExporter.Opset}, {checkpoint.Config}, {mode}-length, input {inputText}, outputs probs/logits [{b}, {checkpoint.Config.Classes}] " +
             $"({string.Join(", ", checkpoint.Labels)}), temperature {checkpoint.Temperature}, {new FileInfo(output).Length / 1024.0:F0} KiB"));
         return 0;
     }
