@@ -40,8 +40,9 @@ public sealed record OnnxExportOptions
 /// <code>
 /// pcm [1, N]
 ///  -> Pad with zeros to at least 640 samples (the engine's "L &lt; 640 gives one zero-padded frame")
-///  -> Conv1d [2F, 1, 640] stride 160: rows w[n] cos(2πkn/1600) and -w[n] sin(2πkn/1600) (Hamming folded into the DFT
-///     basis; zero-padding a 640-sample frame to 1600 points adds nothing to the sums) -> [1, 2F, T], T = 1 + floor((N'-640)/160)
+///  -> frames [1, T, 640] (four shifted slices of 160-sample blocks), T = 1 + floor((N'-640)/160)
+///  -> MatMul [640, 2F]: columns w[n] cos(2πkn/1600) and -w[n] sin(2πkn/1600) (Hamming folded into the DFT basis;
+///     zero-padding a 640-sample frame to 1600 points adds nothing to the sums) -> [1, T, 2F]
 ///  -> re² + im² -> 10 log10(max(p, 1e-10)) -> (x - mean) / max(std, 1e-3) -> features [1, 1, T, F]
 ///  -> per block: Conv (pads [pT, pF, KT-1-pT, KF-1-pF], PyTorch's asymmetric "same"), Relu, MaxPool 2x2 ceil_mode
 ///     (one unpadded utterance: every frame is valid, so the engine's mask is the identity and its ceil pooling over
@@ -216,43 +217,58 @@ public static class OnnxExporter
     {
         const int f = FrontEnd.Bins, n = FrontEnd.WindowLength;
 
+        const int hop = FrontEnd.Hop, hopsPerWindow = n / hop;   // 640 = 4 x 160: a frame is 4 consecutive hop blocks
+
         // Pad the end with max(0, 640 - N) zeros: T = 1 + floor((max(N, 640) - 640) / 160) = the engine's FrameCount.
         string length = g.Node("Shape", [pcm], [OnnxGraph.Int("start", 1), OnnxGraph.Int("end", 2)], name: "samples");
         string missing = g.Node("Sub", [g.ConstInt64("window_length", [n]), length], name: "samples_missing");
         missing = g.Node("Max", [missing, g.ConstInt64("zero", [0])], name: "samples_to_pad");
         string pads = g.Node("Concat", [g.ConstInt64("no_pad", [0, 0, 0]), missing], [OnnxGraph.Int("axis", 0)], name: "pcm_pads");
-        string padded = g.Node("Pad", [pcm, pads], [OnnxGraph.String("mode", "constant")], name: "pcm_padded");
-        string signal = g.Node("Unsqueeze", [padded, g.ConstInt64("channel_axis", [1])], name: "signal");   // [1, 1, N']
+        string padded = g.Node("Pad", [pcm, pads], [OnnxGraph.String("mode", "constant")], name: "pcm_padded");   // [B, N'], N' >= 640
 
-        // DFT basis with the window folded in: rows 0..F-1 real parts, F..2F-1 imaginary parts of
-        // X[k] = Σ_n w[n] x[n] exp(-2πi k n / 1600). Computed in double, rounded once to float.
-        var basis = new float[2 * f * n];   // [2F, 1, 640]
+        // Frames without a gather: the first 160 * floor(N'/160) samples as hop blocks [B, NB, 160]; frame t is blocks
+        // t..t+3, so the frames are the concatenation of four shifted slices (ends -3, -2, -1, all): [B, T, 640] with
+        // T = NB - 3 = 1 + floor((N' - 640) / 160). Samples past the last whole block belong to no frame.
+        string blocks = g.Node("Div", [g.Node("Shape", [padded], [OnnxGraph.Int("start", 1), OnnxGraph.Int("end", 2)], name: "padded_samples"),
+            g.ConstInt64("hop_samples", [hop])], name: "hop_blocks");
+        string used = g.Node("Mul", [blocks, g.ConstInt64("hop_size", [hop])], name: "framed_samples");
+        string whole = g.Node("Slice", [padded, g.ConstInt64("slice_from_0", [0]), used, g.ConstInt64("samples_axis", [1])], name: "whole_blocks");
+        string hopBlocks = g.Node("Reshape", [whole, g.ConstInt64("blocks_shape", [0, -1, hop])], name: "blocks");   // [B, NB, 160]
+        var shifted = new string[hopsPerWindow];
+        for (int j = 0; j < hopsPerWindow; j++)
+        {
+            long endBlock = j == hopsPerWindow - 1 ? long.MaxValue : j - (hopsPerWindow - 1);
+            shifted[j] = g.Node("Slice", [hopBlocks, g.ConstInt64("block_start", [j]), g.ConstInt64("block_end", [endBlock]), g.ConstInt64("blocks_axis", [1])],
+                name: $"frame_part{j}");   // [B, T, 160]: samples [160 j, 160 j + 160) of each frame
+        }
+        string framed = g.Node("Concat", shifted, [OnnxGraph.Int("axis", 2)], name: "frames_pcm");   // [B, T, 640]
+
+        // DFT basis with the window folded in, [640, 2F]: columns 0..F-1 real parts, F..2F-1 imaginary parts of
+        // X[k] = Σ_n w[n] x[n] exp(-2πi k n / 1600). Computed in double, rounded once to float. One MatMul (a GEMM of
+        // 640 x 800 per frame) rather than an FFT: ONNX's DFT op has no cheaper path for 1600 points in ONNX Runtime.
+        var basis = new float[n * 2 * f];
         var window = FrontEnd.Window;
-        for (int k = 0; k < f; k++)
-            for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < f; k++)
             {
                 // (k * i) mod 1600 keeps the angle small, so cos/sin are exact to double rounding
                 double angle = 2 * Math.PI * ((long)k * i % FrontEnd.DftSize) / FrontEnd.DftSize;
-                basis[k * n + i] = (float)(window[i] * Math.Cos(angle));
-                basis[(f + k) * n + i] = (float)(-window[i] * Math.Sin(angle));
+                basis[i * 2 * f + k] = (float)(window[i] * Math.Cos(angle));
+                basis[i * 2 * f + f + k] = (float)(-window[i] * Math.Sin(angle));
             }
-        string dftBasis = g.Const("dft_basis", basis, 2 * f, 1, n);
-        string spectrum = g.Node("Conv", [signal, dftBasis],
-            [OnnxGraph.Ints("kernel_shape", n), OnnxGraph.Ints("strides", FrontEnd.Hop), OnnxGraph.Ints("pads", 0, 0)], name: "dft");   // [1, 2F, T]
+        string spectrum = g.Node("MatMul", [framed, g.Const("dft_basis", basis, n, 2 * f)], name: "dft");      // [B, T, 2F]
         string squares = g.Node("Mul", [spectrum, spectrum], name: "dft_squares");
-        squares = g.Node("Reshape", [squares, g.ConstInt64("re_im_shape", [0, 2, f, -1])], name: "re_im");        // [B, 2, F, T]
-        string power = g.Node("ReduceSum", [squares, g.ConstInt64("re_im_axis", [1])], [OnnxGraph.Int("keepdims", 0)], name: "power");   // [1, F, T]
+        squares = g.Node("Reshape", [squares, g.ConstInt64("re_im_shape", [0, 0, 2, f])], name: "re_im");    // [B, T, 2, F]
+        string power = g.Node("ReduceSum", [squares, g.ConstInt64("re_im_axis", [2])], [OnnxGraph.Int("keepdims", 0)], name: "power");   // [B, T, F]
         power = g.Node("Max", [power, g.Scalar("power_floor", FrontEnd.FloorPower)], name: "power_floored");
         string db = g.Node("Log", [power], name: "log_power");
         db = g.Node("Mul", [db, g.Scalar("db_per_neper", (float)(10 / Math.Log(10)))], name: "db");   // 10 log10 p
 
         // (x - mean) * (1 / max(std, 1e-3)), with the engine's float reciprocal
-        var mean = stats.Mean;
         var invStd = stats.Std.Select(s => 1f / Math.Max(s, FeatureStats.StdFloor)).ToArray();
-        string centred = g.Node("Sub", [db, g.Const("feature_mean", mean, f, 1)], name: "centred");
-        string normal = g.Node("Mul", [centred, g.Const("feature_inv_std", invStd, f, 1)], name: "normalised");   // [1, F, T]
-        string frames = g.Node("Transpose", [normal], [OnnxGraph.Ints("perm", 0, 2, 1)], name: "frames");          // [1, T, F]
-        return g.Node("Unsqueeze", [frames, g.ConstInt64("map_axis", [1])], name: "features");                      // [1, 1, T, F]
+        string centred = g.Node("Sub", [db, g.Const("feature_mean", stats.Mean, f)], name: "centred");
+        string frames = g.Node("Mul", [centred, g.Const("feature_inv_std", invStd, f)], name: "normalised");       // [B, T, F]
+        return g.Node("Unsqueeze", [frames, g.ConstInt64("map_axis", [1])], name: "features");                      // [B, 1, T, F]
     }
 
     /// <summary>features [1, 1, T, F] -> [P, 1, pieceFrames, F], the last piece zero-padded (normalised zeros).</summary>
