@@ -49,6 +49,16 @@ public sealed class CliRoundTripTests(ITestOutputHelper output) : IDisposable
     static (int Code, string Out, string Err) Sertool(params string[] args) => Run("dotnet", [Sertool(), .. args]);
 
     [Fact]
+    public void Sertool_does_not_carry_onnx_runtime()
+    {
+        string bin = Path.GetDirectoryName(Sertool())!;
+        Assert.True(File.Exists(Path.Combine(bin, "sertool.dll")));
+        var carried = Directory.EnumerateFiles(bin, "*", SearchOption.AllDirectories)
+            .Where(f => Path.GetFileName(f).Contains("onnxruntime", StringComparison.OrdinalIgnoreCase)).ToList();
+        Assert.True(carried.Count == 0, $"sertool's output holds ONNX Runtime: {string.Join(", ", carried)}");
+    }
+
+    [Fact]
     public void Export_verb_writes_a_model_and_refuses_bad_options()
     {
         string ckpt = _models.Save("small");

@@ -224,7 +224,13 @@ static class Bench
 
     static string Machine() =>
         $"{Environment.ProcessorCount} logical cores, {CpuName()}, AVX2 {Avx2.IsSupported}, AVX-512F {Avx512F.IsSupported}, " +
-        $".NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}";
+        $".NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}, load average {LoadAverage()}";
+
+    static string LoadAverage()
+    {
+        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (IOException) { return "unknown"; }
+    }
 
     static string CpuName()
     {
