@@ -203,10 +203,11 @@ static class Bench
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 
-    /// <summary>Times a and b alternately (order flipped every repeat) after one warm-up each; medians in ms.</summary>
+    /// <summary>Times a and b alternately (order flipped every repeat) after warm-up runs; medians in ms.</summary>
     static (double A, double B, double Diff) Alternate(int repeats, Func<float[]> a, Func<float[]> b)
     {
-        var pa = a(); var pb = b();   // warm-up, and the answers must agree
+        for (int w = 0; w < 2; w++) { a(); b(); }   // warm-up
+        var pa = a(); var pb = b();                 // the answers must agree
         double diff = pa.Zip(pb).Max(p => Math.Abs(p.First - p.Second));
         var ta = new List<double>(); var tb = new List<double>();
         for (int r = 0; r < repeats; r++)
@@ -225,6 +226,18 @@ static class Bench
     static string Machine() =>
         $"{Environment.ProcessorCount} logical cores, {CpuName()}, AVX2 {Avx2.IsSupported}, AVX-512F {Avx512F.IsSupported}, " +
         $".NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}, load average {LoadAverage()}";
+
+    static string Commit()
+    {
+        try
+        {
+            using var git = Process.Start(new ProcessStartInfo("git", "describe --always --dirty") { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            string head = git.StandardOutput.ReadToEnd().Trim();
+            git.WaitForExit();
+            return git.ExitCode == 0 ? head : "unknown";
+        }
+        catch (System.ComponentModel.Win32Exception) { return "unknown"; }
+    }
 
     static string LoadAverage()
     {
@@ -300,7 +313,11 @@ static class Bench
         if (o.Out is null) return;
         Directory.CreateDirectory(o.Out);
         File.WriteAllText(Path.Combine(o.Out, "results.md"), md.ToString());
-        var json = new JsonObject { ["machine"] = Machine(), ["repeats"] = o.Repeats, ["date"] = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture), ["rows"] = new JsonArray([.. rows]) };
+        var json = new JsonObject
+        {
+            ["machine"] = Machine(), ["commit"] = Commit(), ["args"] = string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+            ["repeats"] = o.Repeats, ["date"] = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture), ["rows"] = new JsonArray([.. rows]),
+        };
         File.WriteAllText(Path.Combine(o.Out, "results.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"wrote {o.Out}/results.md, results.json");
     }

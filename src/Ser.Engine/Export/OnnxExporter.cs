@@ -188,7 +188,9 @@ public static class OnnxExporter
             ProducerVersion = typeof(OnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
             Domain = "ser",
             ModelVersion = 1,
-            DocString = $"Ser speech emotion recognition, {config}; input {(options.Input == OnnxInput.Pcm ? "pcm [1, N] mono 16 kHz" : "features [1, 1, T, 400] normalised spectrogram")}; outputs probs [1, K] = softmax(logits / temperature), logits [1, K].",
+            DocString = $"Ser speech emotion recognition, {config}; input {(options.Input == OnnxInput.Pcm ? $"pcm [{batch}, N] mono 16 kHz" : $"features [{batch}, 1, T, 400] normalised spectrogram")}" +
+                        $"{(batched ? " + lengths int64 [batch] (valid samples or frames per row, at most the row's width)" : "")}; " +
+                        $"outputs probs [{batch}, K] = softmax(logits / temperature), logits [{batch}, K].",
             Graph = g.Proto,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
