@@ -177,7 +177,8 @@ static class Bench
             InterOpNumThreads = 1,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
-        if (profilePrefix is not null) { o.EnableProfiling = true; o.ProfileOutputPathPrefix = profilePrefix; }
+        // the prefix first: setting EnableProfiling starts the profiler with the prefix set at that moment
+        if (profilePrefix is not null) { o.ProfileOutputPathPrefix = profilePrefix; o.EnableProfiling = true; }
         return new InferenceSession(path, o);
     }
 
