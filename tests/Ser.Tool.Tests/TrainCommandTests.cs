@@ -114,10 +114,22 @@ public sealed class TrainCommandTests : IDisposable
             Assert.Equal(4, ev.RootElement.GetProperty("utterances").GetInt32());
             Assert.Equal(testUa, ev.RootElement.GetProperty("ua").GetDouble(), 9);
         }
-        (code, output, _) = Cli.Run("evaluate", "--model", Path.Combine(run, "model.ser"), "--corpus", _corpus);
+        // with no --speakers on the model's own corpus: the fold's tested speaker, said on stderr
+        (code, output, err) = Cli.Run("evaluate", "--model", Path.Combine(run, "model.ser"), "--corpus", _corpus);
         Assert.Equal(0, code);
         Assert.Contains("Actual \\ Predict", output);
+        Assert.Contains($"speakers {testSpeaker}: 4 utterances", output);
+        Assert.Contains($"scoring the model's tested speaker {testSpeaker}", err);
+        Assert.DoesNotContain("warning", err);
+        // every speaker: allowed, with a warning that most of them trained the model and one chose its epoch
+        (code, output, err) = Cli.Run("evaluate", "--model", Path.Combine(run, "model.ser"), "--corpus", _corpus, "--speakers", "all");
+        Assert.Equal(0, code);
         Assert.Contains("40 utterances", output);
+        Assert.Contains("8 of the scored speakers were in the model's training split", err);
+        Assert.Contains(fold.GetProperty("validation_speaker").GetString() + " chose the model's epoch", err);
+        // the reverse direction: the test speaker chose an epoch too, scored on the validation speaker
+        Assert.True(File.Exists(Path.Combine(run, "fold2", "best-reverse.ser")));
+        Assert.Equal(fold.GetProperty("validation_speaker").GetString(), fold.GetProperty("reverse").GetProperty("tested").GetString());
 
         // predict: a 44.1 kHz stereo file and a 16 kHz mono one
         string stereo = Path.Combine(_dir, "stereo44k.wav"), mono = Path.Combine(_dir, "mono16k.wav");

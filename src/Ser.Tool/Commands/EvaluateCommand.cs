@@ -16,7 +16,9 @@ namespace Ser.Tool.Commands;
 /// `sertool evaluate --model M [--corpus SPEC] [--speakers A,B] [--json]`: WA, UA and the confusion matrix (paper layout)
 /// of a trained model on a corpus, through <see cref="EmotionRecognizer"/> (the checkpoint's feature statistics, labels
 /// and length mode: a fixed-length model averages its 3 s pieces). Utterances whose label the model does not know are
-/// skipped and counted.
+/// skipped and counted. By default it scores the speakers the checkpoint may honestly be scored on: its corpus and the
+/// fold's tested speaker (metadata scored_on, or test_speakers for older checkpoints); scoring a speaker the model
+/// was trained on, or the one that chose its epoch, is allowed with a warning.
 /// </summary>
 [Verb("evaluate", HelpText = "Score a trained model on a corpus: WA, UA and the confusion matrix.")]
 internal sealed class EvaluateCommand : ICommand
@@ -24,11 +26,10 @@ internal sealed class EvaluateCommand : ICommand
     [Option("model", Required = true, HelpText = "Checkpoint (.ser) written by sertool train, e.g. runs/<run>/model.ser.")]
     public string Model { get; set; } = "";
 
-    // The same default as `sertool train`, so a quick-start model is scored on the corpus it was trained on.
-    [Option("corpus", Default = TrainingSettings.DefaultCorpus, HelpText = "Corpus spec (default: train's, synthetic:utterances=2280): synthetic[:utterances=N,seed=S], iemocap:PATH, ravdess:PATH, cremad:PATH, emodb:PATH, manifest:FILE.csv")]
-    public string Corpus { get; set; } = TrainingSettings.DefaultCorpus;
+    [Option("corpus", HelpText = "Corpus spec (default: the one the model was trained on, else train's default synthetic:utterances=2280): synthetic[:utterances=N,seed=S,span=F], iemocap:PATH, ravdess:PATH, cremad:PATH, emodb:PATH, manifest:FILE.csv")]
+    public string? Corpus { get; set; }
 
-    [Option("speakers", HelpText = "Only these speakers (comma-separated ids), e.g. a fold's test speaker.")]
+    [Option("speakers", HelpText = "Only these speakers (comma-separated ids; all = every speaker). Default on the model's own corpus: the fold's tested speaker.")]
     public string? Speakers { get; set; }
 
     [Option("json", HelpText = "Print machine-readable JSON instead of tables.")]
@@ -42,7 +43,17 @@ internal sealed class EvaluateCommand : ICommand
         var clock = Stopwatch.StartNew();
         if (Threads < 0) throw new SerException($"--threads must be 0 (all cores) or positive (got {Threads})");
         using var recognizer = EmotionRecognizer.Load(Model, new EmotionRecognizerOptions { MaxConcurrency = Threads, ThreadsPerPrediction = 1 });
-        var corpus = CorpusSpec.Load(Corpus);
+        var meta = recognizer.Metadata;
+        string? trainedOn = meta.GetValueOrDefault("corpus");
+        var corpus = CorpusSpec.Load(Corpus ?? trainedOn ?? TrainingSettings.DefaultCorpus);
+        bool ownCorpus = trainedOn is not null && corpus.Name == trainedOn;
+        string? tested = meta.GetValueOrDefault("scored_on") ?? meta.GetValueOrDefault("test_speakers");
+        if (Speakers is null && ownCorpus && tested is not null)
+        {
+            Speakers = tested;
+            Console.Error.WriteLine($"sertool: note: scoring the model's tested speaker {tested} (its fold's held-out test speaker); --speakers all scores every speaker");
+        }
+        if (Speakers?.Trim().Equals("all", StringComparison.OrdinalIgnoreCase) == true) Speakers = null;
         var utterances = corpus.Utterances.AsEnumerable();
         if (Speakers is not null)
         {
@@ -51,6 +62,7 @@ internal sealed class EvaluateCommand : ICommand
             if (unknown.Count > 0) throw new SerException($"--speakers: corpus {corpus.Name} has no speaker {string.Join(", ", unknown)}");
             utterances = utterances.Where(u => wanted.Contains(u.Speaker));
         }
+        if (ownCorpus) WarnAboutSeenSpeakers(meta, utterances.Select(u => u.Speaker).Distinct().ToList());
         var labels = recognizer.Labels;
         var known = utterances.Where(u => labels.Contains(u.Label)).ToList();
         int skipped = utterances.Count() - known.Count;
@@ -91,6 +103,22 @@ internal sealed class EvaluateCommand : ICommand
         console.Write(ResultTables.Confusion(confusion, "confusion (rows actual, % of row)"));
         console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done in {clock.Elapsed.TotalSeconds:F1} s"));
         return 0;
+    }
+
+    /// <summary>A score on speakers the model learned from, or on the speaker that chose its epoch, is not a test score.</summary>
+    static void WarnAboutSeenSpeakers(IReadOnlyDictionary<string, string> meta, IReadOnlyList<string> scored)
+    {
+        static HashSet<string> Set(string? s) => (s ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        var heldOut = Set(meta.GetValueOrDefault("validation_speakers"));
+        heldOut.UnionWith(Set(meta.GetValueOrDefault("test_speakers")));
+        if (heldOut.Count == 0) return;   // not a sertool train checkpoint: nothing known about its training speakers
+        var trained = scored.Where(s => !heldOut.Contains(s)).ToList();
+        if (trained.Count > 0)
+            Console.Error.WriteLine($"sertool: warning: {trained.Count} of the scored speakers were in the model's training split ({string.Join(",", trained.Take(6))}{(trained.Count > 6 ? ",..." : "")}): this is not a test score");
+        var selector = Set(meta.GetValueOrDefault("selected_by") ?? meta.GetValueOrDefault("validation_speakers"));
+        var chose = scored.Where(selector.Contains).ToList();
+        if (chose.Count > 0)
+            Console.Error.WriteLine($"sertool: warning: {string.Join(",", chose)} chose the model's epoch (validation): its score is optimistic");
     }
 
     static int IndexOf(IReadOnlyList<string> labels, string label)
