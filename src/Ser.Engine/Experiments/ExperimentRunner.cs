@@ -112,11 +112,16 @@ public static class ExperimentRunner
         AtomicFile.WriteAllText(Path.Combine(dir, ReportJson), report.ToJson());
 
         // model.ser: the fold whose best weights scored highest on their validation speaker (ties: the earlier fold).
-        var chosen = results.OrderByDescending(r => r.BestValidationUA).ThenBy(r => r.Fold).First();
+        var chosen = ChooseModel(results);
         string source = Path.Combine(dir, chosen.CheckpointPath);
         AtomicFile.Write(Path.Combine(dir, ModelFile), s => { using var from = File.OpenRead(source); from.CopyTo(s); });
         return report;
     }
+
+    /// <summary>The fold whose model becomes model.ser: the highest validation UA (its selecting speaker's; the test
+    /// speaker's score never decides), ties to the earlier fold.</summary>
+    internal static FoldResult ChooseModel(IEnumerable<FoldResult> folds) =>
+        folds.OrderByDescending(r => r.BestValidationUA).ThenBy(r => r.Fold).First();
 
     static IReadOnlyDictionary<string, string> WithFoldNote(TrainingSettings settings, int foldCount)
     {

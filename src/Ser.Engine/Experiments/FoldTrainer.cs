@@ -112,8 +112,8 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
 
             var scores = validation.Evaluate(executor, labels);
             var other = test.Evaluate(executor, labels);
-            double ua = scores.Confusion.UnweightedAccuracy, wa = scores.Confusion.WeightedAccuracy;
-            double otherUA = other.Confusion.UnweightedAccuracy;
+            double ua = SelectionRule.Score(scores.Confusion), wa = scores.Confusion.WeightedAccuracy;
+            double otherUA = SelectionRule.Score(other.Confusion);
             var record = new EpochRecord(epoch, progress.EpochLossSum / Math.Max(1, progress.BatchesDone),
                 (double)progress.EpochCorrect / Math.Max(1, progress.EpochSamples), scores.Loss, ua, wa,
                 seconds0 + clock.Elapsed.TotalSeconds, other.Loss, otherUA, other.Confusion.WeightedAccuracy);
@@ -247,6 +247,9 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
 /// </summary>
 internal static class SelectionRule
 {
+    /// <summary>What a selecting speaker's epoch is judged by: UA (the paper's balanced measure), not WA.</summary>
+    public static double Score(Metrics.ConfusionMatrix scores) => scores.UnweightedAccuracy;
+
     public static bool Improves(int epoch, double ua, double loss, int bestEpoch, double bestUA, double bestLoss, int warmup) =>
         epoch >= Math.Max(1, warmup) && (bestEpoch == 0 || ua > bestUA || (ua == bestUA && loss < bestLoss));
 

@@ -128,7 +128,7 @@ internal sealed class TrainCommand : ICommand
 
         console.Write(ResultTables.Summary(report));
         console.Write(ResultTables.Confusion(report.Pooled, $"test confusion, {(report.Folds.Count > 1 ? "pooled over folds" : $"fold {report.Folds[0].Fold}")} (rows actual, % of row)"));
-        var chosen = report.Folds.OrderByDescending(f => f.BestValidationUA).ThenBy(f => f.Fold).First();
+        var chosen = ExperimentRunner.ChooseModel(report.Folds);
         console.WriteLine($"model.ser = fold {chosen.Fold}'s best.ser (highest validation UA)");
         console.WriteLine($"wrote {Path.Combine(outDir, ExperimentRunner.ModelFile)}, report.md, report.json, confusion.png, learning-curves.png, fold*/best.ser, fold*/last.ser");
         console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done in {clock.Elapsed.TotalSeconds:F1} s (this session)"));

@@ -23,17 +23,19 @@ internal static class TinyCorpus
     };
 
     /// <summary>Writes the WAVs and manifest.csv into <paramref name="dir"/>; returns the corpus spec.</summary>
-    public static string Write(string dir, int sessions = 5)
+    /// <param name="perClass">Utterances per class and speaker (default one each; uneven counts make UA differ from WA).</param>
+    public static string Write(string dir, int sessions = 5, int[]? perClass = null)
     {
         Directory.CreateDirectory(dir);
         var lines = new List<string> { "path,label,speaker,session,gender" };
         int n = 0;
         for (int s = 1; s <= sessions; s++)
             foreach (char g in "FM")
-                for (int c = 0; c < 4; c++, n++)
+                for (int c = 0; c < 4; c++)
+                for (int copy = 0; copy < (perClass?[c] ?? 1); copy++, n++)
                 {
                     string speaker = $"Ses0{s}{g}";
-                    string file = $"{speaker}_{c}.wav";
+                    string file = copy == 0 ? $"{speaker}_{c}.wav" : $"{speaker}_{c}_{copy}.wav";
                     double seconds = n % 17 == 5 ? 3.2 : 0.3 + 0.1 * (n % 6);     // 0.3..0.8 s, and three of 3.2 s
                     WavWriter.WriteMono16(Path.Combine(dir, file), Tone(n, c, g == 'F' ? 210 : 120, seconds), 16000);
                     lines.Add($"{file},{Classes[c]},{speaker},Ses0{s},{g}");

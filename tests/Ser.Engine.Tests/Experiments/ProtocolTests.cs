@@ -1,0 +1,235 @@
+using System.Numerics.Tensors;
+using Ser.Engine.Checkpoints;
+using Ser.Engine.Data;
+using Ser.Engine.Experiments;
+using Ser.Engine.Metrics;
+using Ser.Engine.Training;
+
+namespace Ser.Engine.Tests.Experiments;
+
+/// <summary>
+/// The experiment protocol's rules, each checked against an independent recomputation rather than against the code's own
+/// numbers: which speaker selects, which epochs may be chosen, when training stops, which statistics normalise each
+/// split, what the loss is, which fold becomes model.ser and how a fixed-length utterance's pieces vote. Written
+/// against the settings (warm-up, patience, loss normaliser, length weight), so changing a default changes no test.
+/// </summary>
+public sealed class ProtocolTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("ser-protocol-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    // ---- the selection rule ------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void Selection_takes_the_best_ua_from_the_warmup_on_and_breaks_ties_by_loss()
+    {
+        Assert.False(SelectionRule.Improves(epoch: 2, ua: 0.9, loss: 0.1, bestEpoch: 0, bestUA: double.NegativeInfinity, bestLoss: double.PositiveInfinity, warmup: 3));
+        Assert.True(SelectionRule.Improves(3, 0.1, 9, 0, double.NegativeInfinity, double.PositiveInfinity, warmup: 3));   // first candidate
+        Assert.True(SelectionRule.Improves(1, 0.1, 9, 0, double.NegativeInfinity, double.PositiveInfinity, warmup: 0));   // no warm-up
+        Assert.True(SelectionRule.Improves(5, 0.6, 1.0, 4, 0.5, 0.5, warmup: 3));
+        Assert.False(SelectionRule.Improves(5, 0.4, 0.1, 4, 0.5, 0.5, warmup: 3));
+        Assert.True(SelectionRule.Improves(5, 0.5, 0.4, 4, 0.5, 0.5, warmup: 3));    // tie: lower loss wins
+        Assert.False(SelectionRule.Improves(5, 0.5, 0.5, 4, 0.5, 0.5, warmup: 3));   // full tie: the earlier epoch stays
+    }
+
+    [Fact]
+    public void Selection_scores_a_speaker_by_ua()
+    {
+        var m = new ConfusionMatrix(["a", "b"]);
+        m.Add(0, 0, 90);   // class a: 90 of 90 right
+        m.Add(1, 0, 10);   // class b: 0 of 10 right -> WA 0.9, UA 0.5
+        Assert.Equal(0.5, SelectionRule.Score(m), 12);
+    }
+
+    [Fact]
+    public void Training_stops_exactly_when_every_direction_is_patience_epochs_past_its_best()
+    {
+        Assert.False(SelectionRule.Stop(epoch: 7, epochs: 30, patience: 3, 5, 4));   // direction 1 is only 2 past
+        Assert.True(SelectionRule.Stop(epoch: 8, epochs: 30, patience: 3, 5, 4));
+        Assert.False(SelectionRule.Stop(epoch: 8, epochs: 30, patience: 0, 1, 1));   // 0 = never stop early
+        Assert.False(SelectionRule.Stop(epoch: 9, epochs: 30, patience: 3, 0, 1));   // no candidate yet (warm-up)
+        Assert.False(SelectionRule.Stop(epoch: 30, epochs: 30, patience: 3, 1, 1));  // the last epoch is not an early stop
+    }
+
+    [Fact]
+    public void Model_ser_is_the_fold_with_the_best_validation_ua_not_the_best_test_ua()
+    {
+        var folds = new[] { Result(1, validationUA: 0.5, testUA: 0.9), Result(2, validationUA: 0.7, testUA: 0.3), Result(3, validationUA: 0.7, testUA: 0.8) };
+        Assert.Equal(2, ExperimentRunner.ChooseModel(folds).Fold);   // ties go to the earlier fold
+    }
+
+    static FoldResult Result(int fold, double validationUA, double testUA)
+    {
+        var test = new ConfusionMatrix(["a", "b"]);
+        test.Add(0, 0, (long)(100 * testUA));
+        test.Add(0, 1, 100 - (long)(100 * testUA));
+        return new FoldResult
+        {
+            Fold = fold, TestSession = "S", ValidationSpeaker = "V", TestSpeaker = "T", BestEpoch = 1, BestValidationUA = validationUA,
+            Test = test, History = [], CheckpointPath = $"fold{fold}/best.ser",
+        };
+    }
+
+    // ---- one fold, end to end, recomputed ----------------------------------------------------------------------------
+
+    /// <summary>
+    /// A fold on an uneven tiny corpus (3 neutral utterances per speaker to 1 of each other class, so UA and WA
+    /// disagree), with warm-up and patience small enough to act within the budget. Every recorded number is then
+    /// recomputed from the saved checkpoints and the corpus.
+    /// </summary>
+    [Fact]
+    public void A_fold_selects_stops_normalises_and_weighs_as_the_protocol_says()
+    {
+        string corpusSpec = TinyCorpus.Write(Path.Combine(_dir, "corpus"), sessions: 3, perClass: [3, 1, 1, 2]);
+        var settings = new TrainingSettings
+        {
+            Corpus = corpusSpec, Preset = "tiny", CustomModel = TinyCorpus.Model with { Dropout = 0 }, Folds = [1],
+            Epochs = 12, WarmupEpochs = 7, Patience = 2, BatchSize = 4, Seed = 3, LearningRate = 3e-3,
+        };
+        var firstBatch = new FirstBatch();
+        var report = ExperimentRunner.Run(settings, new RunOptions { OutputDirectory = Path.Combine(_dir, "run"), Threads = 1 }, firstBatch,
+            TestContext.Current.CancellationToken);
+        var result = Assert.Single(report.Folds);
+        var history = result.History;
+        int warmup = settings.Warmup;
+
+        // Selection: the designated validation speaker's UA over epochs >= warm-up (ties: lower loss); the reverse
+        // direction's by the test speaker's UA. Then stopping, recomputed from the history with the rule as documented.
+        int best = ArgBest(history, warmup, h => h.ValidationUA, h => h.ValidationLoss);
+        int reverseBest = ArgBest(history, warmup, h => h.TestUA, h => h.TestLoss);
+        Assert.Equal(best, result.BestEpoch);
+        Assert.Equal(reverseBest, result.Reverse!.BestEpoch);
+        // Without this the test could not tell the rules apart (no warm-up would pick the same epochs). That the score is
+        // UA, not WA, is Selection_scores_a_speaker_by_ua's job: on 7 validation utterances the two rarely disagree.
+        string seen = string.Join("; ", history.Select(h => $"{h.Epoch}: UA {h.ValidationUA:F3}/{h.TestUA:F3} WA {h.ValidationWA:F3}/{h.TestWA:F3}"));
+        Assert.True(ArgBest(history, 1, h => h.ValidationUA, h => h.ValidationLoss) != best || ArgBest(history, 1, h => h.TestUA, h => h.TestLoss) != reverseBest,
+            $"the warm-up changes no choice: {seen}");
+        Assert.Equal(ExpectedStop(history, warmup, settings.Patience, settings.Epochs), history.Count);
+
+        // The splits: validation = the fold's validation speaker, test = its test speaker, both normalised with the
+        // training split's statistics; the recorded losses of the last epoch come back from last.ser exactly.
+        var corpus = CorpusSpec.Load(corpusSpec);
+        var fold = Folds.LeaveOneSessionOut(corpus)[0];
+        var cache = FeatureCache.Compute(corpus);
+        var stats = cache.Statistics(fold.Train);
+        var labels = corpus.Classes;
+        var validation = SplitFeeder.Create(settings.Mode, cache, fold.Validation, stats, settings.BatchSize);
+        var test = SplitFeeder.Create(settings.Mode, cache, fold.Test, stats, settings.BatchSize);
+        Assert.All(fold.Validation, i => Assert.Equal(result.ValidationSpeaker, corpus.Utterances[i].Speaker));
+        Assert.All(fold.Test, i => Assert.Equal(result.TestSpeaker, corpus.Utterances[i].Speaker));
+        string foldDir = Path.Combine(_dir, "run", "fold1");
+        using (var last = Load(Path.Combine(foldDir, "last.ser"), settings))
+        {
+            Assert.Equal(history[^1].ValidationLoss, validation.Evaluate(last, labels, TestContext.Current.CancellationToken).Loss, 1e-9);
+            Assert.Equal(history[^1].TestLoss, test.Evaluate(last, labels, TestContext.Current.CancellationToken).Loss, 1e-9);
+        }
+        using (var chosen = Load(Path.Combine(foldDir, "best.ser"), settings))
+            Assert.Equal(test.Evaluate(chosen, labels, TestContext.Current.CancellationToken).Confusion.ToJaggedCounts(), result.Test.ToJaggedCounts());
+        using (var reverse = Load(Path.Combine(foldDir, "best-reverse.ser"), settings))
+            Assert.Equal(validation.Evaluate(reverse, labels, TestContext.Current.CancellationToken).Confusion.ToJaggedCounts(), result.Reverse.Test.ToJaggedCounts());
+
+        // The loss of the first training batch, from the formula: w_b = 1 / (V_b n_{y_b}) with the training split's class
+        // counts, divided by B x the mean w over the training split (settings.LossNormalizer = split).
+        Assert.Equal(LossNormalizer.Split, settings.LossNormalizer);
+        var train = SplitFeeder.Create(settings.Mode, cache, fold.Train, stats, settings.BatchSize);
+        var counts = new float[labels.Count];
+        foreach (int i in fold.Train) counts[cache.Label(i)]++;
+        double meanW = fold.Train.Average(i => 1.0 / (cache.Frames(i) * (double)counts[cache.Label(i)]));
+        var batch = train.CreateBatch();
+        train.Fill(batch, train.Epoch((int)(Seeds.Mix(settings.Seed, 1, 1001) & 0x7FFF_FFFF))[0]);
+        using var fresh = Executor.Create(settings.Model(labels.Count), new ExecutorOptions { MaxBatch = settings.BatchSize, MaxFrames = train.MaxFrames, Threads = 1 });
+        fresh.InitializeParameters(Seeds.Mix(settings.Seed, 1, 1));
+        var logits = new float[batch.Count * labels.Count];
+        fresh.Evaluate(batch, default, logits);
+        double expected = 0;
+        for (int b = 0; b < batch.Count; b++)
+        {
+            var row = logits.AsSpan(b * labels.Count, labels.Count).ToArray();
+            double max = row.Max(), logSum = Math.Log(row.Sum(z => Math.Exp(z - max))) + max;
+            expected += (logSum - row[batch.Labels[b]]) / (batch.Lengths[b] * (double)counts[batch.Labels[b]]);
+        }
+        expected /= settings.BatchSize * meanW;
+        Assert.True(counts.Distinct().Count() > 1, "uneven class counts, or the class weighting cannot show");
+        Assert.Equal(expected, firstBatch.Loss, 1e-5 * expected);
+    }
+
+    sealed class FirstBatch : TrainingObserver
+    {
+        public double Loss = double.NaN;
+        public override void BatchCompleted(BatchProgress p)
+        {
+            if (p.Epoch == 1 && p.Batch == 1) Loss = p.Loss;
+        }
+    }
+
+    static Executor Load(string path, TrainingSettings settings)
+    {
+        var checkpoint = Checkpoint.Load(path);
+        var executor = checkpoint.CreateExecutor(new ExecutorOptions { MaxBatch = settings.BatchSize, MaxFrames = 400, Threads = 1, Training = false });
+        checkpoint.ApplyTo(executor, includeOptimizer: false);
+        return executor;
+    }
+
+    static int ArgBest(IReadOnlyList<EpochRecord> history, int warmup, Func<EpochRecord, double> ua, Func<EpochRecord, double> loss)
+    {
+        EpochRecord? best = null;
+        foreach (var h in history.Where(h => h.Epoch >= Math.Max(1, warmup)))
+            if (best is null || ua(h) > ua(best) || (ua(h) == ua(best) && loss(h) < loss(best))) best = h;
+        return best?.Epoch ?? 0;
+    }
+
+    /// <summary>The epoch training ends at: the first e below the budget where both directions' bests (among candidates
+    /// up to e) are at least patience epochs back, else the budget.</summary>
+    static int ExpectedStop(IReadOnlyList<EpochRecord> history, int warmup, int patience, int epochs)
+    {
+        for (int e = 1; e < epochs; e++)
+        {
+            var seen = history.Take(e).ToList();
+            int a = ArgBest(seen, warmup, h => h.ValidationUA, h => h.ValidationLoss), b = ArgBest(seen, warmup, h => h.TestUA, h => h.TestLoss);
+            if (patience > 0 && a > 0 && b > 0 && e - a >= patience && e - b >= patience) return e;
+        }
+        return epochs;
+    }
+
+    // ---- fixed-length voting ---------------------------------------------------------------------------------------
+
+    [Fact]
+    public void A_fixed_length_utterance_averages_its_pieces_posteriors_not_their_logits()
+    {
+        var corpus = CorpusSpec.Load(TinyCorpus.Write(Path.Combine(_dir, "corpus"), sessions: 2));
+        var cache = FeatureCache.Compute(corpus);
+        int[] longOnes = Enumerable.Range(0, cache.Count).Where(i => cache.Frames(i) > FixedLengthPieces.Frames).ToArray();
+        Assert.NotEmpty(longOnes);
+        var stats = cache.Statistics(Enumerable.Range(0, cache.Count));
+        var feeder = SplitFeeder.Create(LengthMode.Fixed, cache, longOnes, stats, batchSize: 1);
+        using var executor = Executor.Create(TinyCorpus.Model with { Classes = 4 },
+            new ExecutorOptions { MaxBatch = 1, MaxFrames = FixedLengthPieces.Frames, Threads = 1, Training = false });
+        executor.InitializeParameters(7, Ser.Engine.Models.InitMode.AllPathsLive);   // the default zero classifier gives every piece the same posterior
+        var scores = feeder.Evaluate(executor, corpus.Classes, TestContext.Current.CancellationToken);
+
+        // Expected: each piece alone through the model, softmax, then the mean of the pieces' posteriors.
+        var batch = feeder.CreateBatch();
+        var sums = new double[longOnes.Length * 4];
+        var pieces = new int[longOnes.Length];
+        var logits = new float[4];
+        var posterior = new float[4];
+        double spread = 0;
+        foreach (var members in feeder.Epoch(null))
+        {
+            feeder.Fill(batch, members);
+            executor.Evaluate(batch, default, logits);
+            Executor.Softmax(logits, posterior);
+            int u = feeder.Owner(batch.Indices[0]);
+            if (pieces[u] > 0) spread = Math.Max(spread, Math.Abs(posterior[0] - sums[u * 4] / pieces[u]));
+            for (int k = 0; k < 4; k++) sums[u * 4 + k] += posterior[k];
+            pieces[u]++;
+        }
+        Assert.True(spread > 1e-3, $"pieces must disagree for the test to tell posterior from logit averaging (spread {spread})");
+        for (int i = 0; i < sums.Length; i++)
+            Assert.Equal(sums[i] / pieces[i / 4], scores.Posteriors[i], 1e-6);
+    }
+}
