@@ -300,6 +300,18 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(Stats().Mean[3] - 1, Checkpoint.Load(path).Stats.Mean[3]);
     }
 
+    [Fact]
+    public void A_format_two_file_with_a_tensors_only_hash_is_refused()
+    {
+        // Format 1's rule on a file that says format 2: the tensor bytes are intact, the metadata unprotected.
+        string path = SaveTrained();
+        var bytes = File.ReadAllBytes(path);
+        int n = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        string tensorsOnly = Convert.ToHexStringLower(SHA256.HashData(bytes.AsSpan(8 + n)));
+        Rewrite(path, h => h["__metadata__"]!["sha256"] = tensorsOnly);
+        Assert.Contains("checksum", Refused(path).Message);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
