@@ -43,6 +43,12 @@ internal static class Program
         }
     }
 
+    /// <summary>Passes on what a loaded file has to say (e.g. Checkpoint.Notices): one stderr line each, never an error.</summary>
+    internal static void Note(IEnumerable<string> notices)
+    {
+        foreach (string notice in notices) Console.Error.WriteLine($"sertool: note: {OneLine(notice)}");
+    }
+
     static bool IsUserFacing(Exception e) =>
         e is SerException or IOException or UnauthorizedAccessException or Ser.Native.NativeException;
 

@@ -13,7 +13,7 @@ public class CheckpointTests : IDisposable
     private static Dictionary<string, string> ContractMetadata(ReferenceConfig config) => new()
     {
         ["format"] = "ser-checkpoint",
-        ["format_version"] = "1",
+        ["format_version"] = "2",
         ["config"] = JsonSerializer.Serialize(new
         {
             channels = config.Convs.Select(c => c.Channels),

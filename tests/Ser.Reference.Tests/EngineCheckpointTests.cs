@@ -9,9 +9,9 @@ using Ser.Reference.Checkpoints;
 namespace Ser.Reference.Tests;
 
 /// <summary>
-/// Checkpoints cross the engine/reference boundary both ways. Both sides read the contract's "sha256" as the SHA-256 of
-/// every byte after the header: the engine hashes its tensors' bytes in file order, and since its tensors tile the
-/// data region exactly (checked on read), that is the same hash.
+/// Checkpoints cross the engine/reference boundary both ways. Both sides compute the contract's "sha256" with their own
+/// code: in format 2 the SHA-256 of the metadata, the tensor table and every byte after the header (format 1: those
+/// bytes alone).
 /// </summary>
 public class EngineCheckpointTests : IDisposable
 {
@@ -57,12 +57,24 @@ public class EngineCheckpointTests : IDisposable
 
         byte[] bytes = File.ReadAllBytes(path);
         int dataStart = 8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        string allBytesAfterHeader = Convert.ToHexStringLower(SHA256.HashData(bytes.AsSpan(dataStart)));
-        var contents = SafetensorsFile.Read(path); // checks the hash as "all bytes after the header"
-        Assert.Equal(allBytesAfterHeader, contents.Metadata["sha256"]);
+        Assert.Equal(Checkpoint.FormatVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            SafetensorsFile.Read(path).Metadata["format_version"]); // the reference checks the engine's hash on read
+        Assert.Empty(Checkpoint.Load(path).Notices);
 
-        // A flipped tensor byte is refused by both readers.
+        // A flipped tensor byte and a changed feature mean (a header edit, same length) are refused by both readers.
+        string pristine = Convert.ToBase64String(bytes);
         bytes[dataStart + 5] ^= 0x10;
+        File.WriteAllBytes(path, bytes);
+        Assert.Contains("checksum", Assert.Throws<SerException>(() => SafetensorsFile.Read(path)).Message);
+        Assert.Contains("checksum", Assert.Throws<SerException>(() => Checkpoint.Load(path)).Message);
+
+        bytes = Convert.FromBase64String(pristine);
+        string header = System.Text.Encoding.UTF8.GetString(bytes, 8, dataStart - 8);
+        int at = header.IndexOf("\"feature_mean\":\"[0,", StringComparison.Ordinal);
+        Assert.True(at > 0, header);
+        int digit = 8 + at + "\"feature_mean\":\"[".Length;
+        Assert.Equal((byte)'0', bytes[digit]);
+        bytes[digit] = (byte)'5'; // mean[0] = 5 dB instead of 0: valid JSON, valid statistics
         File.WriteAllBytes(path, bytes);
         Assert.Contains("checksum", Assert.Throws<SerException>(() => SafetensorsFile.Read(path)).Message);
         Assert.Contains("checksum", Assert.Throws<SerException>(() => Checkpoint.Load(path)).Message);

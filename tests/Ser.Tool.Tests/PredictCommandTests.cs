@@ -29,6 +29,46 @@ public sealed class PredictCommandTests : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
+    /// <summary>Rewrites _model as checkpoint format 1 wrote it: format_version "1", sha256 of the tensor bytes only.</summary>
+    string AsFormatOne()
+    {
+        var bytes = File.ReadAllBytes(_model);
+        int n = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        var header = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Encoding.UTF8.GetString(bytes, 8, n))!.AsObject();
+        header["__metadata__"]!["format_version"] = "1";
+        header["__metadata__"]!["sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes.AsSpan(8 + n)));
+        var json = System.Text.Encoding.UTF8.GetBytes(header.ToJsonString());
+        int padded = (json.Length + 7) / 8 * 8;
+        var file = new byte[8 + padded + bytes.Length - 8 - n];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)padded);
+        file.AsSpan(8, padded).Fill((byte)' ');
+        json.CopyTo(file, 8);
+        bytes.AsSpan(8 + n).CopyTo(file.AsSpan(8 + padded));
+        string path = Path.Combine(_dir, "old-model.ser");
+        File.WriteAllBytes(path, file);
+        return path;
+    }
+
+    [Fact]
+    public void A_format_one_model_predicts_with_one_note_on_stderr()
+    {
+        string wav = Path.Combine(_dir, "tone.wav");
+        WavWriter.WriteMono16(wav, CliFixtures.Tone(2, 150, 0.5, 16000), 16000);
+        string old = AsFormatOne();
+
+        var (code, output, err) = Cli.Run("predict", "--model", old, wav);
+        Assert.Equal(0, code);
+        var note = Assert.Single(CliFixtures.Lines(err));
+        Assert.StartsWith("sertool: note: ", note);
+        Assert.Contains("old-model.ser", note);
+        Assert.Contains("format 1", note);
+        Assert.Contains("tone.wav", output);
+
+        (code, _, err) = Cli.Run("predict", "--model", _model, wav); // the current format: nothing to say
+        Assert.Equal(0, code);
+        Assert.Empty(CliFixtures.Lines(err));
+    }
+
     [Fact]
     public void A_bad_wav_among_good_ones_is_one_error_line_and_exit_1_while_the_others_are_reported()
     {

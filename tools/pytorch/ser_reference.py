@@ -42,9 +42,30 @@ SCHEMA = "ser-bench/1"
 
 # ---- checkpoints (safetensors: u64 LE header size N, N bytes JSON, raw little-endian tensor bytes) ------------------
 
-def read_safetensors(path):
-    """Returns ({name: float32 tensor}, metadata). Checks offsets and the contract's sha256 (of all bytes after the header)."""
+def contract_sha256(meta, entries, data):
+    """The contract's sha256. A Ser checkpoint of format 2 covers everything: every metadata entry but sha256 (sorted by
+    the keys' UTF-8 bytes; u64le length + key, u64le length + value), every tensor in file order (u64le length + name,
+    u64le rank, u64le dims), then the data bytes. Format 1 and other files: the data bytes alone."""
     import hashlib
+    h = hashlib.sha256()
+    if meta.get("format") == "ser-checkpoint" and meta.get("format_version") == "2":
+        def text(s):
+            b = s.encode("utf-8")
+            h.update(struct.pack("<Q", len(b)) + b)
+        for key in sorted((k for k in meta if k != "sha256"), key=lambda k: k.encode("utf-8")):
+            text(key)
+            text(meta[key])
+        for name, entry in sorted(entries.items(), key=lambda e: e[1]["data_offsets"][0]):
+            text(name)
+            h.update(struct.pack("<Q", len(entry["shape"])))
+            for d in entry["shape"]:
+                h.update(struct.pack("<Q", d))
+    h.update(data)
+    return h.hexdigest()
+
+
+def read_safetensors(path):
+    """Returns ({name: float32 tensor}, metadata). Checks offsets and the contract's sha256 (contract_sha256)."""
     with open(path, "rb") as f:
         blob = f.read()
     if len(blob) < 8:
@@ -55,8 +76,8 @@ def read_safetensors(path):
     header = json.loads(blob[8:8 + n].decode("utf-8"))
     data = memoryview(blob)[8 + n:]
     meta = header.pop("__metadata__", {}) or {}
-    if "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"].lower():
-        raise SystemExit(f"{path}: checksum mismatch (sha256 of the tensor bytes differs from the header)")
+    if "sha256" in meta and contract_sha256(meta, header, data) != meta["sha256"].lower():
+        raise SystemExit(f"{path}: checksum mismatch (sha256 differs from the header)")
     tensors = {}
     for name, entry in header.items():
         if entry["dtype"] != "F32":

@@ -9,14 +9,16 @@ namespace Ser.Engine.Checkpoints;
 /// <summary>
 /// A trained model on disk, in the model contract's safetensors layout: parameters (conv1.weight, ..., fc2.bias),
 /// optionally Adam state (adam.m.NAME, adam.v.NAME) for resuming, and "__metadata__" with format, format_version,
-/// config, labels, feature_mean, feature_std, sha256 (of the tensor bytes), optimizer_step and epoch when saved, and
-/// any training metadata. Written atomically; a corrupt, truncated or mismatched file is refused with a one-line
-/// <see cref="SerException"/> naming the file and the problem.
+/// config, labels, feature_mean, feature_std, sha256, optimizer_step and epoch when saved, and any training metadata.
+/// Written atomically; a corrupt, truncated or mismatched file is refused with a one-line <see cref="SerException"/>
+/// naming the file and the problem. The sha256 is required. Format 2 (written now) hashes the metadata, the tensor
+/// table and the tensor bytes (<see cref="SafeTensors.Sha256(IReadOnlyDictionary{string, string}, IReadOnlyList{SafeTensor})"/>);
+/// format 1 hashed only the tensor bytes: it still loads, with a line in <see cref="Notices"/>.
 /// </summary>
 public sealed class Checkpoint
 {
     public const string FormatName = "ser-checkpoint";
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
 
     static readonly HashSet<string> Reserved =
         ["format", "format_version", "config", "labels", "feature_mean", "feature_std", "sha256", "epoch", "optimizer_step"];
@@ -24,9 +26,11 @@ public sealed class Checkpoint
     readonly Dictionary<string, float[]> _tensors;
 
     Checkpoint(string path, ModelConfig config, IReadOnlyList<string> labels, FeatureStats stats,
-        IReadOnlyDictionary<string, string> metadata, int? epoch, long optimizerStep, Dictionary<string, float[]> tensors)
+        IReadOnlyDictionary<string, string> metadata, int? epoch, long optimizerStep, Dictionary<string, float[]> tensors,
+        IReadOnlyList<string> notices)
     {
         Path = path;
+        Notices = notices;
         Config = config;
         Labels = labels;
         Stats = stats;
@@ -45,6 +49,11 @@ public sealed class Checkpoint
     /// <summary>Training metadata (everything in __metadata__ that is not a reserved key).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
     public int? Epoch { get; }
+    /// <summary>
+    /// One-line notes about a file that loaded but deserves a word to the user (an old format version). Doors pass them on
+    /// (sertool prints each as "sertool: note: ..." on stderr); empty for a current file.
+    /// </summary>
+    public IReadOnlyList<string> Notices { get; }
     public long OptimizerStep { get; }
     /// <summary>
     /// Softmax temperature T of every inference door: probabilities are softmax(logits / T). Metadata key
@@ -94,7 +103,7 @@ public sealed class Checkpoint
         meta["feature_std"] = JsonSerializer.Serialize(stats.Std);
         if (includeOptimizer) meta["optimizer_step"] = executor.OptimizerStep.ToString(CultureInfo.InvariantCulture);
         if (epoch is { } e) meta["epoch"] = e.ToString(CultureInfo.InvariantCulture);
-        meta["sha256"] = SafeTensors.Sha256(tensors);
+        meta["sha256"] = SafeTensors.Sha256(meta, tensors);
         SafeTensors.Write(path, tensors, meta);
     }
 
@@ -107,9 +116,22 @@ public sealed class Checkpoint
 
         if (!meta.TryGetValue("format", out var format) || format != FormatName)
             throw Bad($"not a Ser checkpoint (format '{format ?? "missing"}', expected '{FormatName}')");
-        if (Need("format_version") != FormatVersion.ToString(CultureInfo.InvariantCulture))
-            throw Bad($"unsupported format_version {meta["format_version"]} (this build reads {FormatVersion})");
-        if (!meta.ContainsKey("sha256")) throw Bad("metadata has no 'sha256'");
+        string version = Need("format_version");
+        if (version is not ("1" or "2"))
+            throw Bad($"unsupported format_version {version} (this build reads 1 and {FormatVersion})");
+        if (!meta.TryGetValue("sha256", out var sha256)) throw Bad("metadata has no 'sha256'");
+        var notices = new List<string>();
+        if (version == "1")
+        {
+            if (!string.Equals(sha256, SafeTensors.Sha256(tensors), StringComparison.OrdinalIgnoreCase))
+                throw Bad("checksum mismatch: the tensor bytes are corrupt (sha256 differs from the header)");
+            notices.Add($"{path}: checkpoint format 1, whose checksum does not cover the metadata (feature statistics, " +
+                        "labels, config); loaded anyway. Files saved by this version are format 2.");
+        }
+        else if (!string.Equals(sha256, SafeTensors.Sha256(meta, tensors), StringComparison.OrdinalIgnoreCase))
+        {
+            throw Bad("checksum mismatch: the file is corrupt (sha256 of its metadata and tensors differs from the header)");
+        }
         var config = ModelConfig.FromJson(Need("config"), path + " (config)");
         var labels = ParseJson<string[]>(Need("labels"), "labels", Bad);
         if (labels.Length != config.Classes || labels.Any(string.IsNullOrWhiteSpace))
@@ -149,7 +171,7 @@ public sealed class Checkpoint
             && !(float.TryParse(temperature, NumberStyles.Float, CultureInfo.InvariantCulture, out float tv) && tv > 0 && float.IsFinite(tv)))
             throw Bad($"metadata '{TemperatureKey}' is not a positive number: '{temperature}'");
         var metadata = meta.Where(p => !Reserved.Contains(p.Key)).ToDictionary(p => p.Key, p => p.Value);
-        return new Checkpoint(path, config, labels, new FeatureStats(mean, std), metadata, epoch, step, byName);
+        return new Checkpoint(path, config, labels, new FeatureStats(mean, std), metadata, epoch, step, byName, notices);
 
         void CheckShape(string name, int[] shape)
         {

@@ -20,10 +20,58 @@ internal static class SafeTensors
 {
     const long MaxHeaderBytes = 100L << 20;
 
-    /// <summary>The SHA-256 (lowercase hex) of the tensor bytes as they are laid out in the file.</summary>
+    /// <summary>
+    /// Checkpoint format 1's checksum: the SHA-256 (lowercase hex) of the tensor bytes as they are laid out in the file
+    /// (tensors in file order). It leaves the metadata (feature statistics, labels, config) unprotected.
+    /// </summary>
     public static string Sha256(IReadOnlyList<SafeTensor> tensors)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var t in tensors) hash.AppendData(Bytes(t.Data));
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>
+    /// Checkpoint format 2's checksum, which covers everything in the file: SHA-256 (lowercase hex) of
+    /// <list type="number">
+    /// <item>every metadata entry except "sha256" itself, in ordinal order of the keys' UTF-8 bytes, each as
+    /// u64le(byte length) + UTF-8 key, then u64le(byte length) + UTF-8 value;</item>
+    /// <item>every tensor in file order as u64le(byte length) + UTF-8 name, u64le(rank), then u64le(dimension) each;</item>
+    /// <item>the tensor bytes as they are laid out in the file.</item>
+    /// </list>
+    /// Length prefixes keep the encoding unambiguous; it is easy to recompute in any language (see the reference reader
+    /// in tools/Ser.Reference/Checkpoints and tools/pytorch/ser_reference.py).
+    /// </summary>
+    public static string Sha256(IReadOnlyDictionary<string, string> metadata, IReadOnlyList<SafeTensor> tensors)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var u64 = new byte[8];
+        void Number(ulong v)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(u64, v);
+            hash.AppendData(u64);
+        }
+        void Text(string s)
+        {
+            var bytes = Encoding.UTF8.GetBytes(s);
+            Number((ulong)bytes.Length);
+            hash.AppendData(bytes);
+        }
+        var entries = metadata.Where(p => p.Key != "sha256")
+            .Select(p => (Key: Encoding.UTF8.GetBytes(p.Key), p.Value))
+            .OrderBy(p => p.Key, Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b)));
+        foreach (var (key, value) in entries)
+        {
+            Number((ulong)key.Length);
+            hash.AppendData(key);
+            Text(value);
+        }
+        foreach (var t in tensors)
+        {
+            Text(t.Name);
+            Number((ulong)t.Shape.Length);
+            foreach (int d in t.Shape) Number((ulong)d);
+        }
         foreach (var t in tensors) hash.AppendData(Bytes(t.Data));
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
@@ -75,7 +123,10 @@ internal static class SafeTensors
         });
     }
 
-    /// <summary>Reads and checks structure (sizes, offsets, dtypes) and, if metadata names one, the sha256.</summary>
+    /// <summary>
+    /// Reads and checks structure (sizes, offsets, dtypes); tensors come back in file order. The checksum is the
+    /// caller's to check (<see cref="Checkpoint.Load"/>: which bytes it covers depends on the format version).
+    /// </summary>
     public static (List<SafeTensor> Tensors, Dictionary<string, string> Metadata) Read(string path)
     {
         byte[] file;
@@ -148,12 +199,6 @@ internal static class SafeTensors
             }
             if (at != dataLength) throw Bad($"{dataLength - at} unexpected bytes after the last tensor");
 
-            if (metadata.TryGetValue("sha256", out var expected))
-            {
-                string actual = Convert.ToHexStringLower(SHA256.HashData(file.AsSpan(dataStart)));
-                if (!string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase))
-                    throw Bad("checksum mismatch: the tensor bytes are corrupt (sha256 differs from the header)");
-            }
             // keep the file's tensor order by offset
             var order = ranges.Select((r, i) => (r.Name, i)).ToDictionary(p => p.Name, p => p.i);
             tensors.Sort((a, b) => order[a.Name].CompareTo(order[b.Name]));

@@ -6,6 +6,13 @@ namespace Ser.Engine.IO;
 /// </summary>
 public static class AtomicFile
 {
+    /// <summary>
+    /// Test seam: wraps the temporary file's stream, so a test can make a write fail midway (as a full disk does) and
+    /// check that the old file survives. Per async flow, so tests running in parallel do not see each other's. Null in
+    /// production.
+    /// </summary>
+    internal static readonly AsyncLocal<Func<Stream, Stream>?> StreamFilter = new();
+
     public static void Write(string path, Action<Stream> write)
     {
         string full = Path.GetFullPath(path);
@@ -16,7 +23,16 @@ public static class AtomicFile
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                write(stream);
+                if (StreamFilter.Value is { } filter)
+                {
+                    var filtered = filter(stream); // does not own the file stream
+                    write(filtered);
+                    filtered.Flush();
+                }
+                else
+                {
+                    write(stream);
+                }
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);

@@ -95,6 +95,8 @@ public sealed class EmotionRecognizer : IDisposable
     public float Temperature => _checkpoint.Temperature;
     /// <summary>Per-bin training statistics the features are normalised with.</summary>
     public FeatureStats Stats => _checkpoint.Stats;
+    /// <summary>One-line notes about the checkpoint worth telling the user (e.g. an old format); see <see cref="Checkpoint.Notices"/>.</summary>
+    public IReadOnlyList<string> Notices => _checkpoint.Notices;
 
     /// <summary>Reads a WAV file (PCM 8/16/24/32-bit or float, any rate and channel count) and recognises it.</summary>
     public EmotionPrediction PredictFile(string wavPath) => Predict(WavReader.ReadMono(wavPath, FrontEnd.SampleRate), FrontEnd.SampleRate);

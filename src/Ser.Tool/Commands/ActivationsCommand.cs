@@ -34,6 +34,7 @@ internal sealed class ActivationsCommand : ICommand
     {
         string output = Output ?? Path.ChangeExtension(Input, ".activations.png");
         using var recognizer = EmotionRecognizer.Load(Model, new EmotionRecognizerOptions { MaxConcurrency = 1, ThreadsPerPrediction = 0 });
+        Program.Note(recognizer.Notices);
         float[] pcm = WavReader.ReadMono(Input, FrontEnd.SampleRate);
         var prediction = recognizer.Predict(pcm, FrontEnd.SampleRate);
         var activations = recognizer.Activations(pcm, FrontEnd.SampleRate);

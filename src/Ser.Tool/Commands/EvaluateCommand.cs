@@ -43,6 +43,7 @@ internal sealed class EvaluateCommand : ICommand
         var clock = Stopwatch.StartNew();
         if (Threads < 0) throw new SerException($"--threads must be 0 (all cores) or positive (got {Threads})");
         using var recognizer = EmotionRecognizer.Load(Model, new EmotionRecognizerOptions { MaxConcurrency = Threads, ThreadsPerPrediction = 1 });
+        Program.Note(recognizer.Notices);
         var meta = recognizer.Metadata;
         string? trainedOn = meta.GetValueOrDefault("corpus");
         var corpus = CorpusSpec.Load(Corpus ?? trainedOn ?? TrainingSettings.DefaultCorpus);

@@ -35,6 +35,7 @@ internal sealed class PredictCommand : ICommand
         if (files.Count == 0) throw new SerException("predict: give at least one WAV file");
         if (Threads < 0) throw new SerException($"--threads must be 0 (all cores) or positive (got {Threads})");
         using var recognizer = EmotionRecognizer.Load(Model, new EmotionRecognizerOptions { MaxConcurrency = Threads, ThreadsPerPrediction = 1 });
+        Program.Note(recognizer.Notices);
 
         var results = new (EmotionPrediction? Prediction, string? Error)[files.Count];
         Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Threads > 0 ? Threads : Environment.ProcessorCount }, i =>

@@ -107,6 +107,66 @@ public class CpuOpsTests
         Check.Close(Numeric(bias, bv => Forward(x, w, bv), rr, Enumerable.Range(0, cout)), s.Read(dbt), 1e-7, 1e-8, "conv db");
     }
 
+    /// <summary>
+    /// Mask on garbage (random values, NaN, infinities, -0 everywhere): the padded frames t &gt;= V_b of every (b, c)
+    /// plane become +0 and the valid frames keep their exact bits, NaN included. (The conv test above masks an output
+    /// whose padding the convolution already zeroed, so it cannot see a mask that does nothing.)
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Mask_zeroes_exactly_the_padded_frames_of_a_garbage_buffer(int threads)
+    {
+        int b = 4, c = 3, t = 9, f = 5;
+        int[] lengths = [9, 1, 4, 8];
+        var r = new Random(17 + threads);
+        double[] special = [double.NaN, double.PositiveInfinity, double.NegativeInfinity, -0.0, 1e300, -1e-300];
+        var garbage = Rand.Uniform(r, b * c * t * f, -1e3, 1e3);
+        for (int i = 0; i < garbage.Length; i += 3) garbage[i] = special[r.Next(special.Length)];
+
+        using var be = new CpuBackend<double>(threads);
+        using var s = new TensorScope<double>(be);
+        var x = s.From(new Shape(b, c, t, f), garbage);
+        be.Mask(x, lengths);
+        var y = s.Read(x);
+
+        int padded = 0;
+        for (int n = 0; n < b; n++)
+        for (int ch = 0; ch < c; ch++)
+        for (int row = 0; row < t; row++)
+        for (int q = 0; q < f; q++)
+        {
+            int i = ((n * c + ch) * t + row) * f + q;
+            long expected = row < lengths[n] ? BitConverter.DoubleToInt64Bits(garbage[i]) : 0L; // +0.0 is all-zero bits
+            Assert.True(expected == BitConverter.DoubleToInt64Bits(y[i]),
+                $"[{n}, {ch}, {row}, {q}] (V = {lengths[n]}): expected {BitConverter.Int64BitsToDouble(expected)}, got {y[i]}");
+            if (row >= lengths[n]) padded++;
+        }
+        Assert.Equal(c * f * lengths.Sum(v => t - v), padded);
+        Assert.Contains(garbage.Select((v, i) => (v, i)), p => p.v != 0 && !double.IsNaN(p.v) && y[p.i] == 0); // the mask had work to do
+    }
+
+    [Fact]
+    public void Mask_in_float_zeroes_the_padding_of_a_garbage_buffer()
+    {
+        int b = 2, c = 2, t = 11, f = 37; // F not a multiple of the vector width
+        int[] lengths = [3, 11];
+        var garbage = Rand.UniformF(new Random(3), b * c * t * f, -5, 5);
+        garbage[((0 * c + 1) * t + 3) * f] = float.NaN; // first padded element of (0, 1)
+        using var be = new CpuBackend<float>(2);
+        using var s = new TensorScope<float>(be);
+        var x = s.From(new Shape(b, c, t, f), garbage);
+        be.Mask(x, lengths);
+        var y = s.Read(x);
+        for (int n = 0; n < b; n++)
+        for (int ch = 0; ch < c; ch++)
+        {
+            int plane = (n * c + ch) * t * f, valid = lengths[n] * f;
+            Assert.Equal(garbage.AsSpan(plane, valid).ToArray(), y.AsSpan(plane, valid).ToArray());
+            Assert.All(y.AsSpan(plane + valid, t * f - valid).ToArray(), v => Assert.Equal(0u, BitConverter.SingleToUInt32Bits(v)));
+        }
+    }
+
     [Theory]
     [InlineData(8, 6)]
     [InlineData(7, 5)]   // odd T and F: ceil mode

@@ -1,9 +1,11 @@
 using System.Buffers.Binary;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Ser.Engine.Checkpoints;
 using Ser.Engine.Features;
 using Ser.Engine.Models;
+using Ser.Engine.Tests.IO;
 using Ser.Engine.Tests.Training;
 using Ser.Engine.Training;
 
@@ -71,6 +73,7 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal("synthetic", ckpt.Metadata["corpus"]);
         Assert.Equal(2, ckpt.Epoch);
         Assert.Equal(3, ckpt.OptimizerStep);
+        Assert.Empty(ckpt.Notices);
         Assert.True(ckpt.HasOptimizerState);
 
         using var restored = Executor.Create(Config, new ExecutorOptions { MaxBatch = 4, MaxFrames = 30, Threads = 2 });
@@ -104,9 +107,9 @@ public sealed class CheckpointTests : IDisposable
         var header = JsonNode.Parse(Encoding.UTF8.GetString(bytes, 8, (int)n))!.AsObject();
         var meta = header["__metadata__"]!.AsObject();
         Assert.Equal("ser-checkpoint", (string?)meta["format"]);
-        Assert.Equal("1", (string?)meta["format_version"]);
+        Assert.Equal("2", (string?)meta["format_version"]);
         Assert.Equal(Config.Bins, JsonNode.Parse((string)meta["feature_mean"]!)!.AsArray().Count);
-        Assert.Equal(64, ((string)meta["sha256"]!).Length);
+        Assert.Equal(IndependentSha256V2(bytes), (string?)meta["sha256"]);
         var conv1 = header["conv1.weight"]!.AsObject();
         Assert.Equal("F32", (string?)conv1["dtype"]);
         Assert.Equal([2, 1, 3, 3], conv1["shape"]!.AsArray().Select(v => (int)v!));
@@ -181,12 +184,12 @@ public sealed class CheckpointTests : IDisposable
     public void Config_and_shape_mismatches_are_refused()
     {
         string path = SaveTrained();
-        Rewrite(path, h => h["__metadata__"]!["config"] = (Config with { Hidden = 7 }).ToJson());
+        Rewrite(path, h => h["__metadata__"]!["config"] = (Config with { Hidden = 7 }).ToJson(), resign: true);
         Assert.Contains("shape", Refused(path).Message);
 
         path = SaveTrained();
-        Rewrite(path, h => h["__metadata__"]!["config"] = "{\"channels\": [2, 3, 4], \"kernels\": \"oops\"}");
-        Refused(path);
+        Rewrite(path, h => h["__metadata__"]!["config"] = "{\"channels\": [2, 3, 4], \"kernels\": \"oops\"}", resign: true);
+        Assert.Contains("config", Refused(path).Message);
 
         path = SaveTrained();
         var ckpt = Checkpoint.Load(path);
@@ -195,13 +198,197 @@ public sealed class CheckpointTests : IDisposable
         Assert.Contains("does not match", e.Message);
     }
 
-    /// <summary>Edits the header JSON in place (tensor bytes, hence the checksum, untouched).</summary>
-    static void Rewrite(string path, Action<JsonObject> edit)
+    // ---- the format 2 checksum covers the metadata and the tensor table -------------------------------------------
+
+    /// <summary>
+    /// The documented format 2 checksum, computed here from the file's bytes without the engine's code: SHA-256 of every
+    /// metadata entry but sha256 (sorted by the keys' UTF-8 bytes, each as u64le length + key, u64le length + value),
+    /// every tensor in file order (u64le length + name, u64le rank, u64le dimensions), then the data region.
+    /// </summary>
+    static string IndependentSha256V2(byte[] file)
+    {
+        int n = (int)BinaryPrimitives.ReadUInt64LittleEndian(file);
+        return IndependentSha256V2(JsonNode.Parse(Encoding.UTF8.GetString(file, 8, n))!.AsObject(), file.AsSpan(8 + n));
+    }
+
+    static string IndependentSha256V2(JsonObject header, ReadOnlySpan<byte> data)
+    {
+        var buffer = new MemoryStream();
+        void Raw(byte[] b) { buffer.Write(BitConverter.GetBytes((ulong)b.Length)); buffer.Write(b); }
+        var meta = header["__metadata__"]!.AsObject()
+            .Where(p => p.Key != "sha256")
+            .Select(p => (Key: Encoding.UTF8.GetBytes(p.Key), Value: Encoding.UTF8.GetBytes((string)p.Value!)))
+            .OrderBy(p => Convert.ToHexString(p.Key), StringComparer.Ordinal); // hex of the bytes sorts as the bytes do
+        foreach (var (key, value) in meta) { Raw(key); Raw(value); }
+        foreach (var (name, entry) in header.Where(p => p.Key != "__metadata__").OrderBy(p => (long)p.Value!["data_offsets"]![0]!))
+        {
+            Raw(Encoding.UTF8.GetBytes(name));
+            var shape = entry!["shape"]!.AsArray();
+            buffer.Write(BitConverter.GetBytes((ulong)shape.Count));
+            foreach (var d in shape) buffer.Write(BitConverter.GetBytes((ulong)(int)d!));
+        }
+        buffer.Write(data);
+        return Convert.ToHexStringLower(SHA256.HashData(buffer.ToArray()));
+    }
+
+    public static TheoryData<string, string> MetadataCorruptions() => new()
+    {
+        { "feature_mean", "a mean one dB off" },
+        { "feature_std", "a std doubled" },
+        { "labels", "two labels swapped" },
+        { "config", "the dropout changed (same shapes)" },
+        { "epoch", "another epoch" },
+        { "corpus", "training metadata changed" },
+        { "tensor names", "two same-shaped tensors renamed into each other" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MetadataCorruptions))]
+    public void Corrupt_metadata_fails_the_checksum(string what, string how)
+    {
+        string path = SaveTrained();
+        Rewrite(path, h =>
+        {
+            var meta = h["__metadata__"]!.AsObject();
+            switch (what)
+            {
+                case "feature_mean":
+                    var mean = JsonNode.Parse((string)meta["feature_mean"]!)!.AsArray();
+                    mean[3] = (float)mean[3]! - 1; // still finite, the right length: only the checksum can tell
+                    meta["feature_mean"] = mean.ToJsonString();
+                    break;
+                case "feature_std":
+                    var std = JsonNode.Parse((string)meta["feature_std"]!)!.AsArray();
+                    std[0] = (float)std[0]! * 2;
+                    meta["feature_std"] = std.ToJsonString();
+                    break;
+                case "labels":
+                    meta["labels"] = "[\"angry\",\"neutral\",\"happy\",\"sad\"]";
+                    break;
+                case "config":
+                    meta["config"] = (Config with { Dropout = 0.5 }).ToJson();
+                    break;
+                case "epoch":
+                    meta["epoch"] = "7";
+                    break;
+                case "corpus":
+                    meta["corpus"] = "iemocap";
+                    break;
+                case "tensor names":
+                    var (a, b) = (h["lstm.fw.w_ih"]!.DeepClone(), h["lstm.bw.w_ih"]!.DeepClone());
+                    h["lstm.fw.w_ih"] = b;
+                    h["lstm.bw.w_ih"] = a;
+                    break;
+            }
+        });
+        var e = Refused(path);
+        Assert.True(e.Message.Contains("checksum"), $"{how}: {e.Message}");
+    }
+
+    [Fact]
+    public void A_resigned_edit_loads_so_the_checksum_is_what_refuses_corrupt_metadata()
+    {
+        // Guards the test above: the same edit of feature_mean with a recomputed sha256 loads and is seen.
+        string path = SaveTrained();
+        Rewrite(path, h =>
+        {
+            var meta = h["__metadata__"]!.AsObject();
+            var mean = JsonNode.Parse((string)meta["feature_mean"]!)!.AsArray();
+            mean[3] = (float)mean[3]! - 1;
+            meta["feature_mean"] = mean.ToJsonString();
+        }, resign: true);
+        Assert.Equal(Stats().Mean[3] - 1, Checkpoint.Load(path).Stats.Mean[3]);
+    }
+
+    [Fact]
+    public void A_format_two_file_with_a_tensors_only_hash_is_refused()
+    {
+        // Format 1's rule on a file that says format 2: the tensor bytes are intact, the metadata unprotected.
+        string path = SaveTrained();
+        var bytes = File.ReadAllBytes(path);
+        int n = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        string tensorsOnly = Convert.ToHexStringLower(SHA256.HashData(bytes.AsSpan(8 + n)));
+        Rewrite(path, h => h["__metadata__"]!["sha256"] = tensorsOnly);
+        Assert.Contains("checksum", Refused(path).Message);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_checkpoint_without_its_sha256_is_refused(bool formatOne)
+    {
+        string path = formatOne ? FormatOneFixture() : SaveTrained();
+        Rewrite(path, h => h["__metadata__"]!.AsObject().Remove("sha256"));
+        Assert.Contains("sha256", Refused(path).Message);
+    }
+
+    // ---- format 1 files (checksum over the tensor bytes only) still load, with a notice ----------------------------
+
+    /// <summary>A copy of Fixtures/v1-small.safetensors: written by Checkpoint.Save at format 1 (commit 776ec41), Config's
+    /// shapes, weights InitializeParameters(8, AllPathsLive), Stats(), Labels, corpus=synthetic, fold=1, epoch 2.</summary>
+    string FormatOneFixture()
+    {
+        string path = Path.Combine(_dir, "v1.safetensors");
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "Checkpoints", "Fixtures", "v1-small.safetensors"), path, overwrite: true);
+        return path;
+    }
+
+    [Fact]
+    public void A_format_one_checkpoint_loads_with_one_notice()
+    {
+        string path = FormatOneFixture();
+        var ckpt = Checkpoint.Load(path);
+        Assert.Equal(Config, ckpt.Config);
+        Assert.Equal(Labels, ckpt.Labels);
+        Assert.Equal(Stats().Mean, ckpt.Stats.Mean);
+        Assert.Equal(Stats().Std, ckpt.Stats.Std);
+        Assert.Equal("synthetic", ckpt.Metadata["corpus"]);
+        Assert.Equal(2, ckpt.Epoch);
+        string notice = Assert.Single(ckpt.Notices);
+        Assert.Contains(path, notice);
+        Assert.Contains("format 1", notice);
+        Assert.DoesNotContain('\n', notice);
+
+        using var ex = Executor.Create(Config, new ExecutorOptions { MaxBatch = 1, MaxFrames = 8, Training = false });
+        ex.InitializeParameters(8, InitMode.AllPathsLive);
+        using var loaded = ckpt.CreateExecutor();
+        foreach (var name in ex.ParameterNames) Assert.Equal(ex.GetParameter(name), loaded.GetParameter(name));
+    }
+
+    [Fact]
+    public void A_format_one_checkpoint_still_has_its_tensor_checksum_checked()
+    {
+        string path = FormatOneFixture();
+        var bytes = File.ReadAllBytes(path);
+        bytes[^3] ^= 0x01;
+        File.WriteAllBytes(path, bytes);
+        Assert.Contains("checksum", Refused(path).Message);
+    }
+
+    [Fact]
+    public void A_failed_save_leaves_the_previous_checkpoint_loadable_and_byte_identical()
+    {
+        string path = SaveTrained();
+        var old = File.ReadAllBytes(path);
+        using var other = Trained(5);
+        using (FailingWrites.After(old.Length / 3))
+            Assert.Throws<IOException>(() => Checkpoint.Save(path, other, Labels, Stats(), includeOptimizer: true, epoch: 4));
+        Assert.Equal(old, File.ReadAllBytes(path));
+        Assert.Equal([path], Directory.GetFileSystemEntries(_dir));
+        Assert.Equal(2, Checkpoint.Load(path).Epoch);
+    }
+
+    /// <summary>
+    /// Edits the header JSON (tensor bytes untouched). The sha256 stays as it was unless <paramref name="resign"/>, which
+    /// recomputes it as format 2 does, for tests of the checks behind the checksum.
+    /// </summary>
+    static void Rewrite(string path, Action<JsonObject> edit, bool resign = false)
     {
         var bytes = File.ReadAllBytes(path);
         int n = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         var header = JsonNode.Parse(Encoding.UTF8.GetString(bytes, 8, n))!.AsObject();
         edit(header);
+        if (resign) header["__metadata__"]!["sha256"] = IndependentSha256V2(header, bytes.AsSpan(8 + n));
         var json = Encoding.UTF8.GetBytes(header.ToJsonString());
         int padded = (json.Length + 7) / 8 * 8;
         var file = new byte[8 + padded + bytes.Length - 8 - n];

@@ -141,9 +141,17 @@ public class CudaOpsTests
             be.ReluBackward(Pick(flat), Pick(dflat), default);
         }
         var (yc, yg) = tw.Read(y);
-        Assert.Equal(yc, yg); // masked: padded frames are exact zeros on both
+        Assert.Equal(yc, yg);
         var (dc, dg) = tw.Read(dy);
         Assert.Equal(dc, dg);
+        // Equal arrays could both still hold the NaN padding y started with: the padded frames must be +0 on both.
+        for (int b = 0; b < batch; b++)
+        for (int ch = 0; ch < c; ch++)
+        {
+            int at = ((b * c + ch) * t + lengths[b]) * f, n = (t - lengths[b]) * f;
+            foreach (var (padding, what) in new[] { (yg, "y"), (dg, "dy") })
+                Assert.All(padding.AsSpan(at, n).ToArray(), v => Assert.True(BitConverter.SingleToUInt32Bits(v) == 0, $"GPU {what}[{b}, {ch}] padding holds {v}"));
+        }
         Assert.Equal(tw.Read(flat).C, tw.Read(flat).G);
         Assert.Equal(tw.Read(dflat).C, tw.Read(dflat).G);
     }

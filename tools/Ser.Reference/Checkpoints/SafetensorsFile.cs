@@ -18,8 +18,9 @@ public sealed record HostTensor(int[] Shape, float[] Data)
 /// The contract's checkpoint layout (safetensors): u64 little-endian header size N, N bytes of UTF-8 JSON, then the
 /// raw tensor bytes. JSON: name -> {"dtype":"F32","shape":[...],"data_offsets":[begin,end]} with offsets relative to
 /// the first byte after the header, plus "__metadata__" (string -> string). Only F32 is accepted.
-/// "sha256" in the metadata is taken as the hex SHA-256 of the whole data region (every byte after the header);
-/// when present it is checked.
+/// "sha256" in the metadata is checked when present: in a Ser checkpoint of format 2 (metadata format "ser-checkpoint",
+/// format_version "2") it is the hex SHA-256 of the metadata, the tensor table and the data region (see
+/// <see cref="Sha256"/>); in any other file (format 1 checkpoints, probe files) of the whole data region alone.
 /// </summary>
 public static class SafetensorsFile
 {
@@ -61,6 +62,7 @@ public static class SafetensorsFile
 
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         var tensors = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
+        var begins = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var (name, node) in header)
         {
             try
@@ -84,6 +86,7 @@ public static class SafetensorsFile
                 for (long i = 0; i < count; i++)
                     values[i] = BinaryPrimitives.ReadSingleLittleEndian(data[(int)(offsets[0] + 4 * i)..]);
                 tensors[name] = new HostTensor(shape, values);
+                begins[name] = offsets[0];
             }
             catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException)
             {
@@ -93,7 +96,8 @@ public static class SafetensorsFile
 
         if (metadata.TryGetValue("sha256", out var expected))
         {
-            string actual = Convert.ToHexStringLower(SHA256.HashData(data));
+            var fileOrder = tensors.OrderBy(t => begins[t.Key]).Select(t => (t.Key, t.Value.Shape));
+            string actual = Sha256(metadata, fileOrder, data);
             if (!string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase))
                 throw new SerException($"{source}: checkpoint checksum mismatch (file is corrupt or truncated)");
         }
@@ -101,8 +105,46 @@ public static class SafetensorsFile
     }
 
     /// <summary>
+    /// The contract's "sha256" of a file. Ser checkpoint format 2 covers everything: SHA-256 of every metadata entry
+    /// except sha256 (sorted by the keys' UTF-8 bytes; each u64le byte length + UTF-8 key, u64le byte length + UTF-8
+    /// value), then every tensor in file order (u64le byte length + UTF-8 name, u64le rank, u64le each dimension), then
+    /// the data region. Anything else (format 1, probe files): SHA-256 of the data region.
+    /// </summary>
+    public static string Sha256(IReadOnlyDictionary<string, string> metadata, IEnumerable<(string Name, int[] Shape)> tensorsInFileOrder,
+        ReadOnlySpan<byte> data)
+    {
+        bool coversMetadata = metadata.GetValueOrDefault("format") == "ser-checkpoint" && metadata.GetValueOrDefault("format_version") == "2";
+        if (!coversMetadata) return Convert.ToHexStringLower(SHA256.HashData(data));
+        var prefix = new MemoryStream();
+        void Length(long n) => prefix.Write(BitConverter.GetBytes((ulong)n)); // little-endian on every supported machine
+        void Utf8(string text)
+        {
+            byte[] bytes = Encoding.UTF8.GetBytes(text);
+            Length(bytes.Length);
+            prefix.Write(bytes);
+        }
+        foreach (var (key, value) in metadata.Where(p => p.Key != "sha256")
+                     .OrderBy(p => Encoding.UTF8.GetBytes(p.Key), Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b))))
+        {
+            Utf8(key);
+            Utf8(value);
+        }
+        foreach (var (name, shape) in tensorsInFileOrder)
+        {
+            Utf8(name);
+            Length(shape.Length);
+            foreach (int d in shape) Length(d);
+        }
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(prefix.ToArray());
+        hash.AppendData(data);
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>
     /// Writes tensors (in the given order) and metadata atomically (temp file in the same folder, then rename).
-    /// Sets metadata "sha256" to the hash of the data region. The header is space-padded to a multiple of 8 bytes.
+    /// Sets metadata "sha256" (<see cref="Sha256"/>: of everything for a format 2 Ser checkpoint, else of the data
+    /// region). The header is space-padded to a multiple of 8 bytes.
     /// </summary>
     public static void Write(string path, IEnumerable<KeyValuePair<string, HostTensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
@@ -133,7 +175,8 @@ public static class SafetensorsFile
 
         foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
             meta[key] = value;
-        meta["sha256"] = Convert.ToHexStringLower(SHA256.HashData(data));
+        var given = metadata ?? new Dictionary<string, string>();
+        meta["sha256"] = Sha256(given, list.Select(t => (t.Key, t.Value.Shape)), data);
         header["__metadata__"] = meta;
         foreach (var (name, entry) in entries) header[name] = entry;
 
