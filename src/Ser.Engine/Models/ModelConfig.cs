@@ -90,7 +90,7 @@ public sealed record ModelConfig
         return this;
     }
 
-    public string ToJson() => JsonSerializer.Serialize(this, Checkpoints.CheckpointJson.Default.ModelConfig);
+    public string ToJson() => JsonSerializer.Serialize(Checkpoints.ModelConfigJson.From(this), Checkpoints.CheckpointJson.Default.ModelConfigJson);
 
     /// <summary>Parses and validates; <paramref name="source"/> names where the JSON came from in errors.</summary>
     public static ModelConfig FromJson(string json, string source)
@@ -98,7 +98,7 @@ public sealed record ModelConfig
         ModelConfig? config;
         try
         {
-            config = JsonSerializer.Deserialize(json, Checkpoints.CheckpointJson.Default.ModelConfig);
+            config = JsonSerializer.Deserialize(json, Checkpoints.CheckpointJson.Default.ModelConfigJson)?.ToConfig();
         }
         catch (JsonException e)
         {
