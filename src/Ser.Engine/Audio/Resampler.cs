@@ -39,6 +39,9 @@ public static class Resampler
         return output;
     }
 
+    /// <summary>The cached polyphase filter of a conversion (shared, immutable once built).</summary>
+    internal static PolyphaseFilter FilterFor(int fromRate, int toRate) => Filters.GetOrAdd((fromRate, toRate), k => new PolyphaseFilter(k.From, k.To));
+
     /// <summary>Taps per output sample for a conversion (cost indicator for benchmarks).</summary>
     public static int TapsFor(int fromRate, int toRate) => new PolyphaseFilter(fromRate, toRate).Taps;
 }
@@ -86,6 +89,9 @@ internal sealed class PolyphaseFilter
             }
         }
     }
+
+    /// <summary>The 2K taps of table row <paramref name="phase"/> (0..P; row P is row 0 shifted by one sample).</summary>
+    public ReadOnlySpan<float> Row(int phase) => _table.AsSpan(phase * Taps, Taps);
 
     public void Run(ReadOnlySpan<float> input, float[] output)
     {
