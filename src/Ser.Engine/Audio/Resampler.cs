@@ -24,7 +24,12 @@ public static class Resampler
 
     static readonly ConcurrentDictionary<(int From, int To), PolyphaseFilter> Filters = new();
 
-    public static float[] Resample(ReadOnlySpan<float> input, int fromRate, int toRate)
+    public static float[] Resample(ReadOnlySpan<float> input, int fromRate, int toRate) => Resample(input, fromRate, toRate, -1);
+
+    /// <summary>As <see cref="Resample(ReadOnlySpan{float}, int, int)"/> on at most <paramref name="maxDegreeOfParallelism"/>
+    /// threads (-1: all cores, 1: the calling thread only); every output sample is computed alone, so the values do not
+    /// depend on it.</summary>
+    public static float[] Resample(ReadOnlySpan<float> input, int fromRate, int toRate, int maxDegreeOfParallelism)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(fromRate, 0);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(toRate, 0);
@@ -35,7 +40,7 @@ public static class Resampler
         if (outLength > Array.MaxLength)
             throw new SerException($"resampling {input.Length} samples from {fromRate} to {toRate} Hz gives too many samples");
         var output = new float[outLength];
-        filter.Run(input, output);
+        filter.Run(input, output, maxDegreeOfParallelism);
         return output;
     }
 
@@ -93,11 +98,11 @@ internal sealed class PolyphaseFilter
     /// <summary>The 2K taps of table row <paramref name="phase"/> (0..P; row P is row 0 shifted by one sample).</summary>
     public ReadOnlySpan<float> Row(int phase) => _table.AsSpan(phase * Taps, Taps);
 
-    public void Run(ReadOnlySpan<float> input, float[] output)
+    public void Run(ReadOnlySpan<float> input, float[] output, int maxDegreeOfParallelism = -1)
     {
         const int Block = 4096;
         int blocks = (output.Length + Block - 1) / Block;
-        if (blocks <= 4)
+        if (blocks <= 4 || maxDegreeOfParallelism == 1)
         {
             RunRange(input, output, 0, output.Length);
             return;
@@ -108,7 +113,7 @@ internal sealed class PolyphaseFilter
             {
                 nint px = (nint)x;
                 int n = input.Length;
-                Parallel.For(0, blocks, b =>
+                Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, b =>
                 {
                     var src = new ReadOnlySpan<float>((float*)px, n);
                     int first = b * Block;

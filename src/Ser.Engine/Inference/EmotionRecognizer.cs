@@ -105,7 +105,7 @@ public sealed class EmotionRecognizer : IDisposable
     /// </summary>
     internal double Posterior(ReadOnlySpan<float> samples, int sampleRate, Span<float> posterior)
     {
-        var pcm = ToModelRate(samples, sampleRate);
+        var pcm = ToModelRate(samples, sampleRate, FrontEndParallelism);
         int frames = FrontEnd.FrameCount(pcm.Length);
         var features = new float[frames * Config.Bins];           // [T, F] raw dB, normalised in place below
         FrontEnd.Compute(pcm, features, FrontEndParallelism);
@@ -174,7 +174,7 @@ public sealed class EmotionRecognizer : IDisposable
     /// </summary>
     public BiLstmActivations Activations(ReadOnlySpan<float> samples, int sampleRate)
     {
-        var pcm = ToModelRate(samples, sampleRate);
+        var pcm = ToModelRate(samples, sampleRate, FrontEndParallelism);
         int frames = FrontEnd.FrameCount(pcm.Length);
         var x = FrontEnd.Compute(pcm);
         Stats.Normalize(x);
@@ -196,12 +196,12 @@ public sealed class EmotionRecognizer : IDisposable
         return new EmotionPrediction(Labels[TensorPrimitives.IndexOfMax<float>(posterior)], byLabel, seconds);
     }
 
-    static float[] ToModelRate(ReadOnlySpan<float> samples, int sampleRate)
+    static float[] ToModelRate(ReadOnlySpan<float> samples, int sampleRate, int parallelism)
     {
         if (sampleRate < WavReader.MinSampleRate || sampleRate > WavReader.MaxSampleRate)
             throw new SerException($"sample rate {sampleRate} Hz is outside {WavReader.MinSampleRate}..{WavReader.MaxSampleRate}");
         if (samples.IsEmpty) throw new SerException("no audio samples");
-        return sampleRate == FrontEnd.SampleRate ? samples.ToArray() : Resampler.Resample(samples, sampleRate, FrontEnd.SampleRate);
+        return sampleRate == FrontEnd.SampleRate ? samples.ToArray() : Resampler.Resample(samples, sampleRate, FrontEnd.SampleRate, parallelism);
     }
 
     Executor CreateExecutor()
