@@ -24,7 +24,12 @@ public static class Resampler
 
     static readonly ConcurrentDictionary<(int From, int To), PolyphaseFilter> Filters = new();
 
-    public static float[] Resample(ReadOnlySpan<float> input, int fromRate, int toRate)
+    public static float[] Resample(ReadOnlySpan<float> input, int fromRate, int toRate) => Resample(input, fromRate, toRate, -1);
+
+    /// <summary>As <see cref="Resample(ReadOnlySpan{float}, int, int)"/> on at most <paramref name="maxDegreeOfParallelism"/>
+    /// threads (-1: all cores, 1: the calling thread only); every output sample is computed alone, so the values do not
+    /// depend on it.</summary>
+    public static float[] Resample(ReadOnlySpan<float> input, int fromRate, int toRate, int maxDegreeOfParallelism)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(fromRate, 0);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(toRate, 0);
@@ -35,9 +40,12 @@ public static class Resampler
         if (outLength > Array.MaxLength)
             throw new SerException($"resampling {input.Length} samples from {fromRate} to {toRate} Hz gives too many samples");
         var output = new float[outLength];
-        filter.Run(input, output);
+        filter.Run(input, output, maxDegreeOfParallelism);
         return output;
     }
+
+    /// <summary>The cached polyphase filter of a conversion (shared, immutable once built).</summary>
+    internal static PolyphaseFilter FilterFor(int fromRate, int toRate) => Filters.GetOrAdd((fromRate, toRate), k => new PolyphaseFilter(k.From, k.To));
 
     /// <summary>Taps per output sample for a conversion (cost indicator for benchmarks).</summary>
     public static int TapsFor(int fromRate, int toRate) => new PolyphaseFilter(fromRate, toRate).Taps;
@@ -87,11 +95,14 @@ internal sealed class PolyphaseFilter
         }
     }
 
-    public void Run(ReadOnlySpan<float> input, float[] output)
+    /// <summary>The 2K taps of table row <paramref name="phase"/> (0..P; row P is row 0 shifted by one sample).</summary>
+    public ReadOnlySpan<float> Row(int phase) => _table.AsSpan(phase * Taps, Taps);
+
+    public void Run(ReadOnlySpan<float> input, float[] output, int maxDegreeOfParallelism = -1)
     {
         const int Block = 4096;
         int blocks = (output.Length + Block - 1) / Block;
-        if (blocks <= 4)
+        if (blocks <= 4 || maxDegreeOfParallelism == 1)
         {
             RunRange(input, output, 0, output.Length);
             return;
@@ -102,7 +113,7 @@ internal sealed class PolyphaseFilter
             {
                 nint px = (nint)x;
                 int n = input.Length;
-                Parallel.For(0, blocks, b =>
+                Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, b =>
                 {
                     var src = new ReadOnlySpan<float>((float*)px, n);
                     int first = b * Block;

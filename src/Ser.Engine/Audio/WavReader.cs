@@ -100,6 +100,44 @@ public static class WavReader
 
     static WavData ReadSeekable(Stream stream, string name)
     {
+        var (fmt, dataPosition, frames) = ReadHeader(stream, name);
+        long samples = frames * fmt.Channels;
+        if (samples > Array.MaxLength)
+            throw new WavFormatException(name, $"too large: {samples} samples exceed what one array can hold");
+
+        stream.Position = dataPosition;
+        var interleaved = new float[samples];     // [frames * channels], bounded by the bytes present
+        Decode(stream, fmt, interleaved, name);
+        return new WavData(fmt.SampleRate, fmt.Channels, interleaved);
+    }
+
+    /// <summary>Opens a WAV for reading in blocks (hour-long files in bounded memory): see <see cref="WavBlockReader"/>.</summary>
+    public static WavBlockReader OpenBlocks(string path)
+    {
+        var stream = OpenForReading(path);
+        try
+        {
+            var (fmt, dataPosition, frames) = ReadHeader(stream, path);
+            stream.Position = dataPosition;
+            return new WavBlockReader(stream, path, fmt.SampleRate, fmt.Channels, frames,
+                (bytes, dst, first) => DecodeBlock(bytes, dst, fmt, first, path), fmt.BlockAlign);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    static void DecodeBlock(ReadOnlySpan<byte> bytes, Span<float> dst, Format fmt, long firstSample, string name)
+    {
+        if (fmt.Encoding == FormatPcm) DecodePcm(bytes, dst, fmt.BitsPerSample);
+        else DecodeFloat(bytes, dst, fmt.BitsPerSample, firstSample, fmt.Channels, name);
+    }
+
+    /// <summary>Walks the chunks: the format, the absolute position of the first sample, and the whole frames present.</summary>
+    static (Format Format, long DataPosition, long Frames) ReadHeader(Stream stream, string name)
+    {
         long start = stream.Position;
         long length = stream.Length - start;
         Span<byte> header = stackalloc byte[12];
@@ -158,14 +196,7 @@ public static class WavReader
         long frames = dataSize / fmt.BlockAlign;
         if (frames == 0)
             throw new WavFormatException(name, $"no samples (data chunk holds {dataSize} bytes, one frame is {fmt.BlockAlign})");
-        long samples = frames * fmt.Channels;
-        if (samples > Array.MaxLength)
-            throw new WavFormatException(name, $"too large: {samples} samples exceed what one array can hold");
-
-        stream.Position = start + dataOffset;
-        var interleaved = new float[samples];     // [frames * channels], bounded by the bytes present
-        Decode(stream, fmt, interleaved, name);
-        return new WavData(fmt.SampleRate, fmt.Channels, interleaved);
+        return (fmt, start + dataOffset, frames);
     }
 
     static Format ParseFormat(Stream stream, long size, string name)
@@ -293,7 +324,7 @@ public static class WavReader
         }
     }
 
-    static void DecodeFloat(ReadOnlySpan<byte> src, Span<float> dst, int bits, int firstSample, int channels, string name)
+    static void DecodeFloat(ReadOnlySpan<byte> src, Span<float> dst, int bits, long firstSample, int channels, string name)
     {
         for (int i = 0; i < dst.Length; i++)
         {
@@ -302,7 +333,7 @@ public static class WavReader
                 : (float)BinaryPrimitives.ReadDoubleLittleEndian(src[(8 * i)..]);
             if (!float.IsFinite(v))
             {
-                long s = (long)firstSample + i;
+                long s = firstSample + i;
                 string what = float.IsNaN(v) ? "NaN" : bits == 64 ? "infinite (or beyond float32 range)" : "infinite";
                 throw new WavFormatException(name, $"sample at frame {s / channels}, channel {s % channels} is {what}");
             }
@@ -332,4 +363,76 @@ public static class WavReader
                 return "0x" + Convert.ToHexString(id);
         return $"'{Encoding.ASCII.GetString(id)}'";
     }
+}
+
+/// <summary>
+/// A WAV read a block at a time (from <see cref="WavReader.OpenBlocks"/>), mixed to mono as <see cref="WavData.MixToMono"/>
+/// does: memory is one block, whatever the file's length.
+/// </summary>
+public sealed class WavBlockReader : IDisposable
+{
+    public delegate void BlockDecoder(ReadOnlySpan<byte> bytes, Span<float> dst, long firstSample);
+
+    readonly Stream _stream;
+    readonly string _name;
+    readonly BlockDecoder _decode;
+    readonly int _blockAlign;
+    byte[] _bytes = [];
+    float[] _interleaved = [];
+
+    internal WavBlockReader(Stream stream, string name, int sampleRate, int channels, long frames, BlockDecoder decode, int blockAlign)
+    {
+        _stream = stream;
+        _name = name;
+        SampleRate = sampleRate;
+        Channels = channels;
+        Frames = frames;
+        _decode = decode;
+        _blockAlign = blockAlign;
+    }
+
+    public int SampleRate { get; }
+    public int Channels { get; }
+    /// <summary>Frames (samples per channel) in the file.</summary>
+    public long Frames { get; }
+    public long FramesRead { get; private set; }
+    public double DurationSeconds => (double)Frames / SampleRate;
+
+    /// <summary>Reads up to dst.Length frames, mixed to mono, into dst; returns how many (0 at the end).</summary>
+    public int ReadMono(Span<float> dst)
+    {
+        int n = (int)Math.Min(dst.Length, Frames - FramesRead);
+        if (n <= 0) return 0;
+        if (_bytes.Length < n * _blockAlign) _bytes = new byte[n * _blockAlign];
+        var bytes = _bytes.AsSpan(0, n * _blockAlign);
+        try
+        {
+            _stream.ReadExactly(bytes);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new WavFormatException(_name, "unexpected end of file");
+        }
+        if (Channels == 1)
+        {
+            _decode(bytes, dst[..n], FramesRead);
+        }
+        else
+        {
+            if (_interleaved.Length < n * Channels) _interleaved = new float[n * Channels];
+            var x = _interleaved.AsSpan(0, n * Channels);   // [n, channels]
+            _decode(bytes, x, FramesRead * Channels);
+            float scale = 1f / Channels;
+            for (int f = 0; f < n; f++)
+            {
+                float sum = 0;
+                foreach (float v in x.Slice(f * Channels, Channels)) sum += v;
+                dst[f] = sum * scale;
+            }
+        }
+        FramesRead += n;
+        return n;
+    }
+
+    public void Dispose() => _stream.Dispose();
 }

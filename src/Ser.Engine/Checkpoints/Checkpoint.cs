@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Ser.Engine.Features;
 using Ser.Engine.Models;
 using Ser.Engine.Training;
@@ -98,9 +99,9 @@ public sealed class Checkpoint
         meta["format"] = FormatName;
         meta["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture);
         meta["config"] = config.ToJson();
-        meta["labels"] = JsonSerializer.Serialize(labels);
-        meta["feature_mean"] = JsonSerializer.Serialize(stats.Mean);
-        meta["feature_std"] = JsonSerializer.Serialize(stats.Std);
+        meta["labels"] = JsonSerializer.Serialize(labels, CheckpointJson.Default.IReadOnlyListString);
+        meta["feature_mean"] = JsonSerializer.Serialize(stats.Mean, CheckpointJson.Default.SingleArray);
+        meta["feature_std"] = JsonSerializer.Serialize(stats.Std, CheckpointJson.Default.SingleArray);
         if (includeOptimizer) meta["optimizer_step"] = executor.OptimizerStep.ToString(CultureInfo.InvariantCulture);
         if (epoch is { } e) meta["epoch"] = e.ToString(CultureInfo.InvariantCulture);
         meta["sha256"] = SafeTensors.Sha256(meta, tensors);
@@ -133,11 +134,11 @@ public sealed class Checkpoint
             throw Bad("checksum mismatch: the file is corrupt (sha256 of its metadata and tensors differs from the header)");
         }
         var config = ModelConfig.FromJson(Need("config"), path + " (config)");
-        var labels = ParseJson<string[]>(Need("labels"), "labels", Bad);
+        var labels = ParseJson(Need("labels"), "labels", CheckpointJson.Default.StringArray, Bad);
         if (labels.Length != config.Classes || labels.Any(string.IsNullOrWhiteSpace))
             throw Bad($"labels {Need("labels")} do not name the config's {config.Classes} classes");
-        var mean = ParseJson<float[]>(Need("feature_mean"), "feature_mean", Bad);
-        var std = ParseJson<float[]>(Need("feature_std"), "feature_std", Bad);
+        var mean = ParseJson(Need("feature_mean"), "feature_mean", CheckpointJson.Default.SingleArray, Bad);
+        var std = ParseJson(Need("feature_std"), "feature_std", CheckpointJson.Default.SingleArray, Bad);
         if (mean.Length != config.Bins || std.Length != config.Bins)
             throw Bad($"feature_mean/feature_std have {mean.Length}/{std.Length} values, the config has {config.Bins} bins");
         if (std.Any(s => !(s > 0) || !float.IsFinite(s)) || mean.Any(m => !float.IsFinite(m)))
@@ -181,11 +182,11 @@ public sealed class Checkpoint
         }
     }
 
-    static T ParseJson<T>(string json, string key, Func<string, SerException> bad)
+    static T ParseJson<T>(string json, string key, JsonTypeInfo<T> type, Func<string, SerException> bad)
     {
         try
         {
-            return JsonSerializer.Deserialize<T>(json) ?? throw bad($"metadata '{key}' is empty");
+            return JsonSerializer.Deserialize(json, type) ?? throw bad($"metadata '{key}' is empty");
         }
         catch (JsonException)
         {

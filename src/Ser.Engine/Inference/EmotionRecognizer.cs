@@ -104,10 +104,27 @@ public sealed class EmotionRecognizer : IDisposable
     /// <summary>Recognises mono PCM samples in [-1, 1] at <paramref name="sampleRate"/> Hz (resampled to 16 kHz if needed).</summary>
     public EmotionPrediction Predict(ReadOnlySpan<float> samples, int sampleRate)
     {
-        var pcm = ToModelRate(samples, sampleRate);
-        var features = FrontEnd.Compute(pcm);                    // [T, F] raw dB
-        return PredictSpectrogram(features, FrontEnd.FrameCount(pcm.Length), pcm.Length / (double)FrontEnd.SampleRate);
+        var posterior = new float[Labels.Count];
+        double seconds = Posterior(samples, sampleRate, posterior);
+        return Result(posterior, seconds);
     }
+
+    /// <summary>
+    /// <see cref="Predict"/> into the caller's buffer (posterior[k] in <see cref="Labels"/> order); returns the seconds
+    /// heard. The C ABI's ser_classify is this call.
+    /// </summary>
+    internal double Posterior(ReadOnlySpan<float> samples, int sampleRate, Span<float> posterior)
+    {
+        var pcm = ToModelRate(samples, sampleRate, FrontEndParallelism);
+        int frames = FrontEnd.FrameCount(pcm.Length);
+        var features = new float[frames * Config.Bins];           // [T, F] raw dB, normalised in place below
+        FrontEnd.Compute(pcm, features, FrontEndParallelism);
+        SpectrogramPosterior(features, frames, posterior);
+        return pcm.Length / (double)FrontEnd.SampleRate;
+    }
+
+    /// <summary>The front end runs on as many threads as one prediction may use (results do not depend on it).</summary>
+    internal int FrontEndParallelism => _options.ThreadsPerPrediction > 0 ? _options.ThreadsPerPrediction : -1;
 
     /// <summary>Recognises a front-end spectrogram: raw dB [T, F] as <see cref="FrontEnd.Compute(ReadOnlySpan{float})"/> makes it.</summary>
     public EmotionPrediction PredictSpectrogram(ReadOnlySpan<float> rawDb, int frames, double seconds = double.NaN)
@@ -116,12 +133,27 @@ public sealed class EmotionRecognizer : IDisposable
         if (frames < 1 || rawDb.Length != frames * bins)
             throw new SerException($"a spectrogram of {frames} frames x {bins} bins needs {frames * bins} values, got {rawDb.Length}");
         var posterior = new float[k];
+        SpectrogramPosterior(rawDb.ToArray(), frames, posterior);
+        return Result(posterior, double.IsNaN(seconds) ? frames / 100.0 : seconds);
+    }
+
+    /// <summary>
+    /// Class posteriors (temperature applied) of one utterance from its raw dB spectrogram [T, F], which is normalised in
+    /// place: the caller's scratch, so that a stream classifies with no allocation. Every door ends here.
+    /// </summary>
+    internal void SpectrogramPosterior(Span<float> rawDb, int frames, Span<float> posterior)
+    {
+        int bins = Config.Bins, k = Labels.Count;
+        if (frames < 1 || rawDb.Length < frames * bins)
+            throw new SerException($"a spectrogram of {frames} frames x {bins} bins needs {frames * bins} values, got {rawDb.Length}");
+        if (posterior.Length < k) throw new ArgumentException($"posterior must hold {k} values", nameof(posterior));
+        posterior = posterior[..k];
         var executor = Rent();
         try
         {
             if (Mode == LengthMode.Variable)
             {
-                var x = rawDb.ToArray();                          // [T, F]
+                var x = rawDb[..(frames * bins)];                 // [T, F]
                 Stats.Normalize(x);
                 executor.Predict(x, frames, posterior);
                 Calibration.ApplyTemperature(posterior, _checkpoint.Temperature);
@@ -137,14 +169,13 @@ public sealed class EmotionRecognizer : IDisposable
                     executor.Predict(x, _pieceFrames, p.AsSpan(i * k, k));
                     Calibration.ApplyTemperature(p.AsSpan(i * k, k), _checkpoint.Temperature);
                 }
-                FixedLengthPieces.AveragePosteriors(p, new int[pieces.Length], 1, k).CopyTo(posterior, 0);
+                FixedLengthPieces.AveragePosteriors(p, new int[pieces.Length], 1, k).CopyTo(posterior);
             }
         }
         finally
         {
             Return(executor);
         }
-        return Result(posterior, double.IsNaN(seconds) ? frames / 100.0 : seconds);
     }
 
     /// <summary>
@@ -153,7 +184,7 @@ public sealed class EmotionRecognizer : IDisposable
     /// </summary>
     public BiLstmActivations Activations(ReadOnlySpan<float> samples, int sampleRate)
     {
-        var pcm = ToModelRate(samples, sampleRate);
+        var pcm = ToModelRate(samples, sampleRate, FrontEndParallelism);
         int frames = FrontEnd.FrameCount(pcm.Length);
         var x = FrontEnd.Compute(pcm);
         Stats.Normalize(x);
@@ -175,12 +206,12 @@ public sealed class EmotionRecognizer : IDisposable
         return new EmotionPrediction(Labels[TensorPrimitives.IndexOfMax<float>(posterior)], byLabel, seconds);
     }
 
-    static float[] ToModelRate(ReadOnlySpan<float> samples, int sampleRate)
+    static float[] ToModelRate(ReadOnlySpan<float> samples, int sampleRate, int parallelism)
     {
         if (sampleRate < WavReader.MinSampleRate || sampleRate > WavReader.MaxSampleRate)
             throw new SerException($"sample rate {sampleRate} Hz is outside {WavReader.MinSampleRate}..{WavReader.MaxSampleRate}");
         if (samples.IsEmpty) throw new SerException("no audio samples");
-        return sampleRate == FrontEnd.SampleRate ? samples.ToArray() : Resampler.Resample(samples, sampleRate, FrontEnd.SampleRate);
+        return sampleRate == FrontEnd.SampleRate ? samples.ToArray() : Resampler.Resample(samples, sampleRate, FrontEnd.SampleRate, parallelism);
     }
 
     Executor CreateExecutor()

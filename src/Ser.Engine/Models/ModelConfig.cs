@@ -90,9 +90,7 @@ public sealed record ModelConfig
         return this;
     }
 
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
-
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => JsonSerializer.Serialize(Checkpoints.ModelConfigJson.From(this), Checkpoints.CheckpointJson.Default.ModelConfigJson);
 
     /// <summary>Parses and validates; <paramref name="source"/> names where the JSON came from in errors.</summary>
     public static ModelConfig FromJson(string json, string source)
@@ -100,7 +98,7 @@ public sealed record ModelConfig
         ModelConfig? config;
         try
         {
-            config = JsonSerializer.Deserialize<ModelConfig>(json, Json);
+            config = JsonSerializer.Deserialize(json, Checkpoints.CheckpointJson.Default.ModelConfigJson)?.ToConfig();
         }
         catch (JsonException e)
         {

@@ -20,7 +20,7 @@ internal sealed class PredictCommand : ICommand
     [Option("model", Required = true, HelpText = "Checkpoint (.ser) written by sertool train, e.g. runs/<run>/model.ser.")]
     public string Model { get; set; } = "";
 
-    [Value(0, MetaName = "FILE.wav", Min = 1, HelpText = "WAV files (any sample rate and channel count).")]
+    [Value(0, MetaName = "FILE.wav", HelpText = "WAV files (any sample rate and channel count).")]
     public IEnumerable<string> Files { get; set; } = [];
 
     [Option("json", HelpText = "Print machine-readable JSON instead of a table.")]
@@ -29,11 +29,30 @@ internal sealed class PredictCommand : ICommand
     [Option("threads", Default = 0, HelpText = "Files recognised in parallel (0 = all cores).")]
     public int Threads { get; set; }
 
+    [Option("manifest", HelpText = "Whole corpus: a manifest CSV (its path column) of WAVs to predict; needs --out.")]
+    public string? Manifest { get; set; }
+
+    [Option("dir", HelpText = "Whole corpus: every *.wav under this folder; needs --out.")]
+    public string? Dir { get; set; }
+
+    [Option("out", HelpText = "With --manifest/--dir: JSON Lines output, one result per file; a re-run resumes (skips files already in it).")]
+    public string? Out { get; set; }
+
     public int Run()
     {
         var files = Files.ToList();
-        if (files.Count == 0) throw new SerException("predict: give at least one WAV file");
         if (Threads < 0) throw new SerException($"--threads must be 0 (all cores) or positive (got {Threads})");
+        if (Manifest is not null || Dir is not null)
+        {
+            if (Manifest is not null && Dir is not null) throw new SerException("predict: give --manifest or --dir, not both");
+            if (files.Count > 0) throw new SerException("predict: give WAV files or --manifest/--dir, not both");
+            if (Out is null) throw new SerException("predict: --manifest/--dir need --out preds.jsonl");
+            var inputs = BulkPredict.Inputs(Manifest, Dir);
+            using var bulk = EmotionRecognizer.Load(Model, new EmotionRecognizerOptions { MaxConcurrency = Threads, ThreadsPerPrediction = 1 });
+            return BulkPredict.Run(bulk, inputs, Out, Threads);
+        }
+        if (Out is not null) throw new SerException("predict: --out is for --manifest/--dir (use --json for files given by name)");
+        if (files.Count == 0) throw new SerException("predict: give at least one WAV file (or --manifest/--dir with --out)");
         using var recognizer = EmotionRecognizer.Load(Model, new EmotionRecognizerOptions { MaxConcurrency = Threads, ThreadsPerPrediction = 1 });
         Program.Note(recognizer.Notices);
 
