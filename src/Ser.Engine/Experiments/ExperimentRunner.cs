@@ -52,8 +52,11 @@ public static class ExperimentRunner
         {
             if (File.Exists(RunState.PathIn(dir)))
                 throw new SerException($"{dir}: already holds a run (state.json); continue it with --resume or choose another --out");
-            state = new RunState { Settings = settings };
+            state = new RunState { Settings = settings, CpuKernels = run.Device == "cpu" ? RunState.KernelPath : null };
         }
+        if (run.Resume && run.Device == "cpu" && state.CpuKernels is { } path && path != RunState.KernelPath)
+            observer.Message($"note: this run started on {path} CPU kernels and continues on {RunState.KernelPath}: " +
+                             "its results are no longer bit-identical to an uninterrupted run");
 
         var corpus = CorpusSpec.Load(settings.Corpus);
         var folds = Folds.LeaveOneSessionOut(corpus);

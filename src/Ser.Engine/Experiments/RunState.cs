@@ -21,6 +21,15 @@ internal sealed class RunState
     /// <summary>Wall-clock seconds of all sessions of this run so far (finished folds).</summary>
     [JsonPropertyName("seconds")] public double Seconds { get; set; }
     [JsonPropertyName("completed")] public List<CompletedFold> Completed { get; set; } = [];
+    /// <summary>The CPU kernel path the run started on (<see cref="KernelPath"/>); null in runs from before it was recorded.</summary>
+    [JsonPropertyName("cpu_kernels")] public string? CpuKernels { get; set; }
+
+    /// <summary>
+    /// The CPU kernel path of this process. Same path, same bits: a run resumed on another path continues, but its
+    /// results are no longer bit-identical to an uninterrupted run. The engine's kernels are Vector256 (or scalar where
+    /// that is not accelerated); Vector512 paths, when they come, add a name here.
+    /// </summary>
+    public static string KernelPath => System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "Vector256" : "scalar";
 
     public sealed class CompletedFold
     {

@@ -133,6 +133,22 @@ public sealed class ExperimentRunnerTests : IDisposable
     }
 
     [Fact]
+    public void A_run_resumed_on_other_cpu_kernels_says_it_is_no_longer_bit_identical()
+    {
+        var settings = Settings([1], epochs: 1, small: true);
+        Run(settings, Options("kernels"));
+        string state = Path.Combine(_dir, "kernels", "state.json");
+        Assert.Contains($"\"cpu_kernels\": \"{RunState.KernelPath}\"", File.ReadAllText(state));
+        var same = new CancelAt(CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), 0, 0, -1);
+        Run(settings, Options("kernels", resume: true), same);
+        Assert.DoesNotContain(same.Messages, m => m.Contains("bit-identical"));
+        File.WriteAllText(state, File.ReadAllText(state).Replace($"\"cpu_kernels\": \"{RunState.KernelPath}\"", "\"cpu_kernels\": \"Vector512\""));
+        var other = new CancelAt(CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), 0, 0, -1);
+        Run(settings, Options("kernels", resume: true), other);
+        Assert.Contains(other.Messages, m => m.Contains("started on Vector512 CPU kernels") && m.Contains("no longer bit-identical"));
+    }
+
+    [Fact]
     public void Fixed_mode_scores_whole_utterances_and_marks_its_checkpoints()
     {
         var report = Run(Settings([5], epochs: 1, mode: LengthMode.Fixed), Options("fixed"));
