@@ -27,6 +27,10 @@ WORK=$(mktemp -d)
 : > "$OUT/summary.txt"
 : > "$OUT/bench.txt"
 note() { echo "$*" | tee -a "$OUT/summary.txt"; }
+# One deadline for the whole script (default 540 s, inside the device tool's 600 s per command): each part's timeout is
+# its own limit or what is left, whichever is smaller, so the parts' worst cases cannot add up past the deadline.
+DEADLINE=$((SECONDS + ${DEVICE_BUDGET_S:-540}))
+limit() { local left=$((DEADLINE - SECONDS - 5)); (( left < 1 )) && left=1; echo $(( $1 < left ? $1 : left )); }
 
 # 1. The .NET runtime (the GPU machine has none).
 RT=${SER_DOTNET_DIR:-/tmp/ser-dotnet}
@@ -63,7 +67,7 @@ note "sertool device: see device.txt ($(grep -m1 -E '^GPU|│ 0 ' "$OUT/device.t
 # 4. Our NVRTC kernel sources compile with the machine's NVRTC (a fast, explicit check before the tests use them).
 NVRTC=$(ls /usr/local/cuda/lib64/libnvrtc.so.1[0-9]* 2>/dev/null | head -n 1)
 if [ -n "$NVRTC" ] && command -v python3 >/dev/null; then
-    LD_LIBRARY_PATH="$(dirname "$NVRTC"):${LD_LIBRARY_PATH:-}" timeout 120 python3 tools/device/check-kernels.py "$NVRTC" >> "$OUT/tests.log" 2>&1
+    LD_LIBRARY_PATH="$(dirname "$NVRTC"):${LD_LIBRARY_PATH:-}" timeout $(limit 120) python3 tools/device/check-kernels.py "$NVRTC" >> "$OUT/tests.log" 2>&1
     note "kernel sources (check-kernels.py, $NVRTC): exit code $?"
 fi
 
@@ -78,7 +82,7 @@ for dir in "$CARRY"/tests/*/; do
     filter=()
     if [ "$name" = Ser.Engine.Tests ] && [ "${ENGINE_TESTS:-gpu}" != all ]; then filter=(-namespace Ser.Engine.Tests.Cuda); fi
     echo "== $name ${filter[*]}" >> "$OUT/tests.log"
-    timeout 240 "$DOTNET" "$dir/$name.dll" -noColor -reporter verbose "${filter[@]}" -xml "$WORK/$name.xml" >> "$OUT/tests.log" 2>&1
+    timeout $(limit 240) "$DOTNET" "$dir/$name.dll" -noColor -reporter verbose "${filter[@]}" -xml "$WORK/$name.xml" >> "$OUT/tests.log" 2>&1
     rc=$?
     summary=$(grep -A1 'TEST EXECUTION SUMMARY' "$OUT/tests.log" | tail -n 1 | tr -s ' ')
     note "$name: exit code $rc;$summary"
@@ -90,18 +94,18 @@ done
 if sertool device --require-gpu > /dev/null 2>&1; then
     {
         echo "== sertool frontend-bench --device both --hours $BENCH_HOURS"
-        timeout 90 "$DOTNET" "$CARRY/sertool/sertool.dll" frontend-bench --device both --hours "$BENCH_HOURS" --json "$WORK/frontend-bench.json"
+        timeout $(limit 90) "$DOTNET" "$CARRY/sertool/sertool.dll" frontend-bench --device both --hours "$BENCH_HOURS" --json "$WORK/frontend-bench.json"
         echo "exit code $?"
         echo "== sertool bench --device cuda --preset paper --batch-sizes $BATCH_SIZES (one batch per size, per step)"
-        timeout 150 "$DOTNET" "$CARRY/sertool/sertool.dll" bench --device cuda --preset paper --batch-sizes "$BATCH_SIZES" \
+        timeout $(limit 150) "$DOTNET" "$CARRY/sertool/sertool.dll" bench --device cuda --preset paper --batch-sizes "$BATCH_SIZES" \
             --repeats 5 --paper-repeats 5 --out "$WORK/gpu-bench.json"
         echo "exit code $?"
         echo "== sertool profile --device cuda --preset paper --batch 32 (per-layer device time from CUDA events)"
-        timeout 60 "$DOTNET" "$CARRY/sertool/sertool.dll" profile --device cuda --preset paper --batch 32 --repeats 5 \
+        timeout $(limit 60) "$DOTNET" "$CARRY/sertool/sertool.dll" profile --device cuda --preset paper --batch 32 --repeats 5 \
             --out "$WORK/gpu-profile-paper.json"
         echo "exit code $?"
         echo "== sertool bench --device cuda --epochs $EPOCHS (paper, 2,280 synthetic utterances resident on the GPU, batch sizes $BATCH_SIZES)"
-        timeout 200 "$DOTNET" "$CARRY/sertool/sertool.dll" bench --device cuda --preset paper --epochs "$EPOCHS" \
+        timeout $(limit 200) "$DOTNET" "$CARRY/sertool/sertool.dll" bench --device cuda --preset paper --epochs "$EPOCHS" \
             --batch-sizes "$BATCH_SIZES" --out "$WORK/gpu-epoch-bench.json" | tee "$WORK/gpu-epoch-bench.txt"
         echo "exit code $?"
     } >> "$OUT/bench.txt" 2>&1
