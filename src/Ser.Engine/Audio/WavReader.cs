@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
 using NAudio.Wave;
 using NAudio.Wave.SampleProviders;
@@ -136,12 +137,23 @@ public static class WavReader
         return new WavData(fmt.SampleRate, fmt.Channels, interleaved);
     }
 
-    /// <summary>Opens a WAV for reading in blocks (hour-long files in bounded memory): see <see cref="WavBlockReader"/>.</summary>
+    /// <summary>Opens a WAV for reading in blocks (hour-long files in bounded memory): see <see cref="WavBlockReader"/>.
+    /// MP3 and Ogg Vorbis files open too, decoded whole first.</summary>
     public static WavBlockReader OpenBlocks(string path)
     {
         var stream = OpenForReading(path);
         try
         {
+            if (CompressedAudio.Sniff(stream) != CompressedAudio.Kind.Other)
+            {
+                // MP3 and Ogg are decoded whole (bounded by their expansion limit), then served in blocks like a float WAV.
+                var audio = Read(stream, path);
+                stream.Dispose();
+                var floats = new MemoryStream(MemoryMarshal.AsBytes(audio.Interleaved.AsSpan()).ToArray(), writable: false);
+                var format = new Format(FormatFloat, audio.Channels, audio.SampleRate, 4 * audio.Channels, 32);
+                return new WavBlockReader(floats, path, audio.SampleRate, audio.Channels, audio.FrameCount,
+                    new PcmDecoder(format, path).Decode, format.BlockAlign);
+            }
             var (fmt, dataPosition, frames) = ReadHeader(stream, path);
             stream.Position = dataPosition;
             var decoder = new PcmDecoder(fmt, path);

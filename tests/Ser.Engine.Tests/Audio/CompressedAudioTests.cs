@@ -126,4 +126,20 @@ public class CompressedAudioTests
             Assert.DoesNotContain('\n', e.Message);
         }
     }
+
+    [Theory]
+    [InlineData("tone440-22k-stereo.mp3")]
+    [InlineData("tone440-22k-stereo.ogg")]
+    public void OpenBlocks_serves_the_same_mono_samples_in_blocks(string file)
+    {
+        var expected = WavReader.Read(Fixture(file)).MixToMono();
+        using var blocks = WavReader.OpenBlocks(Fixture(file));
+        Assert.Equal((22050, 2, (long)expected.Length), (blocks.SampleRate, blocks.Channels, blocks.Frames));
+        var got = new List<float>();
+        var buffer = new float[1000];
+        int n;
+        while ((n = blocks.ReadMono(buffer)) > 0)
+            got.AddRange(buffer[..n]);
+        Assert.Equal(expected, got);
+    }
 }
