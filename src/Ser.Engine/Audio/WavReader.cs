@@ -35,7 +35,8 @@ public sealed record WavData(int SampleRate, int Channels, float[] Interleaved)
 
 /// <summary>
 /// Audio file reader. WAV (little-endian RIFF WAVE: PCM 8 (unsigned) / 16 / 24 / 32 bit, IEEE float 32 / 64,
-/// WAVE_FORMAT_EXTENSIBLE, any channel count) is decoded by NAudio's sample converters; MP3 by NLayer and
+/// WAVE_FORMAT_EXTENSIBLE, any channel count) is decoded by NAudio's sample converters; AIFF by NAudio
+/// (<see cref="AiffReader"/>); MP3 by NLayer and
 /// Ogg Vorbis by NVorbis (<see cref="CompressedAudio"/>); the format is told by the file's first bytes, not its name.
 /// The RIFF chunk walk stays ours, and runs before NAudio sees a byte:
 /// Hostile input is a <see cref="WavFormatException"/> naming the file and the problem: every size read
@@ -59,7 +60,7 @@ public static class WavReader
         return Read(stream, path);
     }
 
-    /// <summary>Reads a whole audio file (WAV, MP3 or Ogg Vorbis) from <paramref name="stream"/> (from its current position).</summary>
+    /// <summary>Reads a whole audio file (WAV, AIFF, MP3 or Ogg Vorbis) from <paramref name="stream"/> (from its current position).</summary>
     public static WavData Read(Stream stream, string nameForErrors)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -71,6 +72,12 @@ public static class WavReader
             copy.Position = 0;
             stream = copy;
         }
+        Span<byte> head = stackalloc byte[12];
+        long at = stream.Position;
+        int got = stream.ReadAtLeast(head, 12, throwOnEndOfStream: false);
+        stream.Position = at;
+        if (AiffReader.IsAiff(head[..got]))
+            return AiffReader.Read(stream, nameForErrors);
         return CompressedAudio.Sniff(stream) switch
         {
             CompressedAudio.Kind.Mp3 => CompressedAudio.ReadMp3(stream, nameForErrors),
@@ -138,15 +145,18 @@ public static class WavReader
     }
 
     /// <summary>Opens a WAV for reading in blocks (hour-long files in bounded memory): see <see cref="WavBlockReader"/>.
-    /// MP3 and Ogg Vorbis files open too, decoded whole first.</summary>
+    /// AIFF, MP3 and Ogg Vorbis files open too, decoded whole first.</summary>
     public static WavBlockReader OpenBlocks(string path)
     {
         var stream = OpenForReading(path);
         try
         {
-            if (CompressedAudio.Sniff(stream) != CompressedAudio.Kind.Other)
+            Span<byte> head = stackalloc byte[12];
+            bool aiff = AiffReader.IsAiff(head[..stream.ReadAtLeast(head, 12, throwOnEndOfStream: false)]);
+            stream.Position = 0;
+            if (aiff || CompressedAudio.Sniff(stream) != CompressedAudio.Kind.Other)
             {
-                // MP3 and Ogg are decoded whole (bounded by their expansion limit), then served in blocks like a float WAV.
+                // AIFF, MP3 and Ogg are decoded whole (bounded by their expansion limit), then served in blocks like a float WAV.
                 var audio = Read(stream, path);
                 stream.Dispose();
                 var floats = new MemoryStream(MemoryMarshal.AsBytes(audio.Interleaved.AsSpan()).ToArray(), writable: false);

@@ -128,9 +128,9 @@ internal static class BulkPredict
     }
 
     /// <summary>What --dir picks up: the formats WavReader reads (it tells them by their bytes; the name only selects).</summary>
-    static readonly HashSet<string> AudioExtensions = new([".wav", ".mp3", ".ogg", ".oga"], StringComparer.OrdinalIgnoreCase);
+    static readonly HashSet<string> AudioExtensions = new([".wav", ".aif", ".aiff", ".mp3", ".ogg", ".oga"], StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>The files of a manifest (its path column; labels are not needed) or of a folder tree (*.wav, *.mp3, *.ogg).</summary>
+    /// <summary>The files of a manifest (its path column; labels are not needed) or of a folder tree (*.wav, *.aif(f), *.mp3, *.ogg).</summary>
     public static List<(string Given, string Path)> Inputs(string? manifest, string? dir)
     {
         if (manifest is not null)
