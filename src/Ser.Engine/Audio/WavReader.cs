@@ -1,6 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
+using NAudio.Wave;
+using NAudio.Wave.SampleProviders;
 
 namespace Ser.Engine.Audio;
 
@@ -31,8 +34,11 @@ public sealed record WavData(int SampleRate, int Channels, float[] Interleaved)
 }
 
 /// <summary>
-/// Little-endian RIFF WAVE reader: PCM 8 (unsigned) / 16 / 24 / 32 bit, IEEE float 32 / 64,
-/// WAVE_FORMAT_EXTENSIBLE (the sub-format GUID decides PCM or float), any channel count.
+/// Audio file reader. WAV (little-endian RIFF WAVE: PCM 8 (unsigned) / 16 / 24 / 32 bit, IEEE float 32 / 64,
+/// WAVE_FORMAT_EXTENSIBLE, any channel count) is decoded by NAudio's sample converters; AIFF by NAudio
+/// (<see cref="AiffReader"/>); MP3 by NLayer and
+/// Ogg Vorbis by NVorbis (<see cref="CompressedAudio"/>); the format is told by the file's first bytes, not its name.
+/// The RIFF chunk walk stays ours, and runs before NAudio sees a byte:
 /// Hostile input is a <see cref="WavFormatException"/> naming the file and the problem: every size read
 /// from a header is checked against the bytes actually present before anything is allocated or skipped,
 /// and every step of the chunk walk moves forward, so a bad file can neither hang the reader nor make it
@@ -54,7 +60,7 @@ public static class WavReader
         return Read(stream, path);
     }
 
-    /// <summary>Reads a whole WAV from <paramref name="stream"/> (from its current position).</summary>
+    /// <summary>Reads a whole audio file (WAV, AIFF, MP3 or Ogg Vorbis) from <paramref name="stream"/> (from its current position).</summary>
     public static WavData Read(Stream stream, string nameForErrors)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -64,9 +70,20 @@ public static class WavReader
             var copy = new MemoryStream();
             stream.CopyTo(copy);
             copy.Position = 0;
-            return ReadSeekable(copy, nameForErrors);
+            stream = copy;
         }
-        return ReadSeekable(stream, nameForErrors);
+        Span<byte> head = stackalloc byte[12];
+        long at = stream.Position;
+        int got = stream.ReadAtLeast(head, 12, throwOnEndOfStream: false);
+        stream.Position = at;
+        if (AiffReader.IsAiff(head[..got]))
+            return AiffReader.Read(stream, nameForErrors);
+        return CompressedAudio.Sniff(stream) switch
+        {
+            CompressedAudio.Kind.Mp3 => CompressedAudio.ReadMp3(stream, nameForErrors),
+            CompressedAudio.Kind.OggVorbis => CompressedAudio.ReadOgg(stream, nameForErrors),
+            _ => ReadSeekable(stream, nameForErrors),
+        };
     }
 
     /// <summary>Reads, mixes down to mono (channel mean) and resamples to <paramref name="targetRate"/>.</summary>
@@ -107,32 +124,56 @@ public static class WavReader
 
         stream.Position = dataPosition;
         var interleaved = new float[samples];     // [frames * channels], bounded by the bytes present
-        Decode(stream, fmt, interleaved, name);
+        var decoder = new PcmDecoder(fmt, name);
+        int bytesPerSample = fmt.BitsPerSample / 8, samplesPerBlock = 16384;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(samplesPerBlock * bytesPerSample);
+        try
+        {
+            for (int done = 0; done < interleaved.Length; done += samplesPerBlock)
+            {
+                int count = Math.Min(samplesPerBlock, interleaved.Length - done);
+                var bytes = buffer.AsSpan(0, count * bytesPerSample);
+                ReadExactly(stream, bytes, name);
+                decoder.Decode(bytes, interleaved.AsSpan(done, count), done);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
         return new WavData(fmt.SampleRate, fmt.Channels, interleaved);
     }
 
-    /// <summary>Opens a WAV for reading in blocks (hour-long files in bounded memory): see <see cref="WavBlockReader"/>.</summary>
+    /// <summary>Opens a WAV for reading in blocks (hour-long files in bounded memory): see <see cref="WavBlockReader"/>.
+    /// AIFF, MP3 and Ogg Vorbis files open too, decoded whole first.</summary>
     public static WavBlockReader OpenBlocks(string path)
     {
         var stream = OpenForReading(path);
         try
         {
+            Span<byte> head = stackalloc byte[12];
+            bool aiff = AiffReader.IsAiff(head[..stream.ReadAtLeast(head, 12, throwOnEndOfStream: false)]);
+            stream.Position = 0;
+            if (aiff || CompressedAudio.Sniff(stream) != CompressedAudio.Kind.Other)
+            {
+                // AIFF, MP3 and Ogg are decoded whole (bounded by their expansion limit), then served in blocks like a float WAV.
+                var audio = Read(stream, path);
+                stream.Dispose();
+                var floats = new MemoryStream(MemoryMarshal.AsBytes(audio.Interleaved.AsSpan()).ToArray(), writable: false);
+                var format = new Format(FormatFloat, audio.Channels, audio.SampleRate, 4 * audio.Channels, 32);
+                return new WavBlockReader(floats, path, audio.SampleRate, audio.Channels, audio.FrameCount,
+                    new PcmDecoder(format, path).Decode, format.BlockAlign);
+            }
             var (fmt, dataPosition, frames) = ReadHeader(stream, path);
             stream.Position = dataPosition;
-            return new WavBlockReader(stream, path, fmt.SampleRate, fmt.Channels, frames,
-                (bytes, dst, first) => DecodeBlock(bytes, dst, fmt, first, path), fmt.BlockAlign);
+            var decoder = new PcmDecoder(fmt, path);
+            return new WavBlockReader(stream, path, fmt.SampleRate, fmt.Channels, frames, decoder.Decode, fmt.BlockAlign);
         }
         catch
         {
             stream.Dispose();
             throw;
         }
-    }
-
-    static void DecodeBlock(ReadOnlySpan<byte> bytes, Span<float> dst, Format fmt, long firstSample, string name)
-    {
-        if (fmt.Encoding == FormatPcm) DecodePcm(bytes, dst, fmt.BitsPerSample);
-        else DecodeFloat(bytes, dst, fmt.BitsPerSample, firstSample, fmt.Channels, name);
     }
 
     /// <summary>Walks the chunks: the format, the absolute position of the first sample, and the whole frames present.</summary>
@@ -269,78 +310,6 @@ public static class WavReader
         _ => null,
     };
 
-    /// <summary>Decodes exactly dst.Length samples from the stream, a block at a time.</summary>
-    static void Decode(Stream stream, Format fmt, float[] dst, string name)
-    {
-        int bytesPerSample = fmt.BitsPerSample / 8;
-        int samplesPerBlock = 16384;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(samplesPerBlock * bytesPerSample);
-        try
-        {
-            for (int done = 0; done < dst.Length; done += samplesPerBlock)
-            {
-                int count = Math.Min(samplesPerBlock, dst.Length - done);
-                var bytes = buffer.AsSpan(0, count * bytesPerSample);
-                ReadExactly(stream, bytes, name);
-                var output = dst.AsSpan(done, count);
-                if (fmt.Encoding == FormatPcm)
-                    DecodePcm(bytes, output, fmt.BitsPerSample);
-                else
-                    DecodeFloat(bytes, output, fmt.BitsPerSample, done, fmt.Channels, name);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    // Integer PCM maps to [-1, 1) by dividing by 2^(bits-1); 8-bit PCM is unsigned with 128 as zero.
-    static void DecodePcm(ReadOnlySpan<byte> src, Span<float> dst, int bits)
-    {
-        switch (bits)
-        {
-            case 8:
-                for (int i = 0; i < dst.Length; i++)
-                    dst[i] = (src[i] - 128) * (1f / 128);
-                break;
-            case 16:
-                for (int i = 0; i < dst.Length; i++)
-                    dst[i] = BinaryPrimitives.ReadInt16LittleEndian(src[(2 * i)..]) * (1f / 32768);
-                break;
-            case 24:
-                for (int i = 0; i < dst.Length; i++)
-                {
-                    int j = 3 * i;
-                    // Put the 3 bytes in the top of an int so the arithmetic shift sign-extends.
-                    int v = (src[j] << 8 | src[j + 1] << 16 | src[j + 2] << 24) >> 8;
-                    dst[i] = v * (1f / 8388608);
-                }
-                break;
-            case 32:
-                for (int i = 0; i < dst.Length; i++)
-                    dst[i] = (float)(BinaryPrimitives.ReadInt32LittleEndian(src[(4 * i)..]) * (1.0 / 2147483648.0));
-                break;
-        }
-    }
-
-    static void DecodeFloat(ReadOnlySpan<byte> src, Span<float> dst, int bits, long firstSample, int channels, string name)
-    {
-        for (int i = 0; i < dst.Length; i++)
-        {
-            float v = bits == 32
-                ? BinaryPrimitives.ReadSingleLittleEndian(src[(4 * i)..])
-                : (float)BinaryPrimitives.ReadDoubleLittleEndian(src[(8 * i)..]);
-            if (!float.IsFinite(v))
-            {
-                long s = firstSample + i;
-                string what = float.IsNaN(v) ? "NaN" : bits == 64 ? "infinite (or beyond float32 range)" : "infinite";
-                throw new WavFormatException(name, $"sample at frame {s / channels}, channel {s % channels} is {what}");
-            }
-            dst[i] = v;
-        }
-    }
-
     static void ReadExactly(Stream stream, Span<byte> buffer, string name)
     {
         try
@@ -350,6 +319,55 @@ public static class WavReader
         catch (EndOfStreamException)
         {
             throw new WavFormatException(name, "unexpected end of file");
+        }
+    }
+
+    /// <summary>
+    /// Raw sample bytes (already bounded by the chunk walk) to floats through NAudio's converters: integer PCM
+    /// divides by 2^(bits-1) (8-bit is unsigned around 128), IEEE float 32/64 is taken as is. A float file's NaN or
+    /// infinity (or a double beyond float range) is refused, naming the frame and channel.
+    /// </summary>
+    sealed class PcmDecoder
+    {
+        readonly Format _fmt;
+        readonly string _name;
+        readonly WaveFormat _waveFormat;
+        byte[] _bytes = [];
+        MemoryStream? _stream;
+        ISampleProvider? _samples;
+
+        public PcmDecoder(Format fmt, string name)
+        {
+            _fmt = fmt;
+            _name = name;
+            _waveFormat = fmt.Encoding == FormatPcm
+                ? new WaveFormat(fmt.SampleRate, fmt.BitsPerSample, fmt.Channels)
+                : WaveFormat.CreateCustomFormat(WaveFormatEncoding.IeeeFloat, fmt.SampleRate, fmt.Channels,
+                    fmt.SampleRate * fmt.BlockAlign, fmt.BlockAlign, fmt.BitsPerSample);
+        }
+
+        public void Decode(ReadOnlySpan<byte> bytes, Span<float> dst, long firstSample)
+        {
+            if (_bytes.Length < bytes.Length)
+            {
+                // One window over a reused buffer: NAudio reads it from the start each block (no allocation in steady state).
+                _bytes = new byte[bytes.Length];
+                _stream = new MemoryStream(_bytes, writable: false);
+                _samples = new RawSourceWaveStream(_stream, _waveFormat).ToSampleProvider();
+            }
+            bytes.CopyTo(_bytes);
+            _stream!.Position = 0;
+            int got = _samples!.Read(dst);
+            if (got != dst.Length)
+                throw new WavFormatException(_name, $"decoder returned {got} of {dst.Length} samples");
+            if (_fmt.Encoding == FormatFloat)
+                for (int i = 0; i < dst.Length; i++)
+                    if (!float.IsFinite(dst[i]))
+                    {
+                        long s = firstSample + i;
+                        string what = float.IsNaN(dst[i]) ? "NaN" : _fmt.BitsPerSample == 64 ? "infinite (or beyond float32 range)" : "infinite";
+                        throw new WavFormatException(_name, $"sample at frame {s / _fmt.Channels}, channel {s % _fmt.Channels} is {what}");
+                    }
         }
     }
 

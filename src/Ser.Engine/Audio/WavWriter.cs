@@ -1,9 +1,10 @@
-using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using NAudio.Wave;
 
 namespace Ser.Engine.Audio;
 
 /// <summary>
-/// WAV writer (canonical 44-byte header: RIFF, fmt, data). Files are written atomically: a temporary
+/// WAV writer through NAudio's WaveFileWriter (RIFF, an 18-byte fmt, [fact,] data). Files are written atomically: a temporary
 /// file in the same folder, flushed to disk, then renamed over the target, so a reader never sees half a file.
 /// </summary>
 public static class WavWriter
@@ -12,27 +13,30 @@ public static class WavWriter
     public static void WriteMono16(string path, ReadOnlySpan<float> samples, int sampleRate)
     {
         CheckArguments(samples, sampleRate);
-        var bytes = new byte[44 + 2 * (long)samples.Length];
-        WriteHeader(bytes, formatTag: 1, channels: 1, sampleRate, bitsPerSample: 16, dataBytes: 2 * samples.Length);
-        var data = bytes.AsSpan(44);
+        // NAudio's WriteSample scales by 32767 and truncates; the reader divides by 32768, so round here and hand NAudio bytes.
+        var pcm = new short[samples.Length];   // [samples]
         for (int i = 0; i < samples.Length; i++)
-        {
-            float v = MathF.Round(samples[i] * 32768f);
-            BinaryPrimitives.WriteInt16LittleEndian(data[(2 * i)..], (short)Math.Clamp(v, short.MinValue, short.MaxValue));
-        }
-        IO.AtomicFile.WriteAllBytes(path, bytes);
+            pcm[i] = (short)Math.Clamp(MathF.Round(samples[i] * 32768f), short.MinValue, short.MaxValue);
+        Write(path, new WaveFormat(sampleRate, 16, 1), MemoryMarshal.AsBytes(pcm.AsSpan()));
     }
 
     /// <summary>32-bit IEEE float mono, samples stored exactly.</summary>
     public static void WriteMonoFloat32(string path, ReadOnlySpan<float> samples, int sampleRate)
     {
         CheckArguments(samples, sampleRate);
-        var bytes = new byte[44 + 4 * (long)samples.Length];
-        WriteHeader(bytes, formatTag: 3, channels: 1, sampleRate, bitsPerSample: 32, dataBytes: 4 * samples.Length);
-        var data = bytes.AsSpan(44);
-        for (int i = 0; i < samples.Length; i++)
-            BinaryPrimitives.WriteSingleLittleEndian(data[(4 * i)..], samples[i]);
-        IO.AtomicFile.WriteAllBytes(path, bytes);
+        Write(path, WaveFormat.CreateIeeeFloatWaveFormat(sampleRate, 1), MemoryMarshal.AsBytes(samples));
+    }
+
+    /// <summary>NAudio writes the RIFF header (and a 'fact' chunk for float) into memory (it leaves a caller's stream open);
+    /// the file then appears whole or not at all.</summary>
+    static void Write(string path, WaveFormat format, ReadOnlySpan<byte> littleEndianSamples)
+    {
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("WAV samples are little-endian");
+        var memory = new MemoryStream(littleEndianSamples.Length + 64);
+        using (var writer = new WaveFileWriter(memory, format))
+            writer.Write(littleEndianSamples);
+        IO.AtomicFile.WriteAllBytes(path, memory.ToArray());
     }
 
     static void CheckArguments(ReadOnlySpan<float> samples, int sampleRate)
@@ -40,28 +44,10 @@ public static class WavWriter
         ArgumentOutOfRangeException.ThrowIfLessThan(sampleRate, WavReader.MinSampleRate);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(sampleRate, WavReader.MaxSampleRate);
         // The file is built in one array, and the data size must fit the header's uint32 (both hold with room).
-        if (4L * samples.Length > Array.MaxLength - 44)
+        if (4L * samples.Length > Array.MaxLength - 64)
             throw new ArgumentException($"{samples.Length} samples do not fit in a WAV file", nameof(samples));
         for (int i = 0; i < samples.Length; i++)
             if (!float.IsFinite(samples[i]))
                 throw new ArgumentException($"sample {i} is not finite ({samples[i]})", nameof(samples));
-    }
-
-    static void WriteHeader(Span<byte> b, ushort formatTag, ushort channels, int sampleRate, ushort bitsPerSample, long dataBytes)
-    {
-        int blockAlign = channels * bitsPerSample / 8;
-        "RIFF"u8.CopyTo(b);
-        BinaryPrimitives.WriteUInt32LittleEndian(b[4..], (uint)(36 + dataBytes));
-        "WAVE"u8.CopyTo(b[8..]);
-        "fmt "u8.CopyTo(b[12..]);
-        BinaryPrimitives.WriteUInt32LittleEndian(b[16..], 16);
-        BinaryPrimitives.WriteUInt16LittleEndian(b[20..], formatTag);
-        BinaryPrimitives.WriteUInt16LittleEndian(b[22..], channels);
-        BinaryPrimitives.WriteUInt32LittleEndian(b[24..], (uint)sampleRate);
-        BinaryPrimitives.WriteUInt32LittleEndian(b[28..], (uint)(sampleRate * blockAlign));
-        BinaryPrimitives.WriteUInt16LittleEndian(b[32..], (ushort)blockAlign);
-        BinaryPrimitives.WriteUInt16LittleEndian(b[34..], bitsPerSample);
-        "data"u8.CopyTo(b[36..]);
-        BinaryPrimitives.WriteUInt32LittleEndian(b[40..], (uint)dataBytes);
     }
 }

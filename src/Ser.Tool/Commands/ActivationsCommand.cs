@@ -18,7 +18,7 @@ internal sealed class ActivationsCommand : ICommand
     [Option("model", Required = true, HelpText = "Checkpoint (.ser) written by sertool train.")]
     public string Model { get; set; } = "";
 
-    [Value(0, MetaName = "FILE.wav", Required = true, HelpText = "WAV file (any sample rate and channel count).")]
+    [Value(0, MetaName = "FILE.wav", Required = true, HelpText = "WAV, AIFF, MP3 or Ogg Vorbis file (any sample rate and channel count).")]
     public string Input { get; set; } = "";
 
     [Option('o', "out", HelpText = "PNG to write (default: the input path with .activations.png).")]

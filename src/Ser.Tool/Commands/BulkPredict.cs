@@ -127,7 +127,10 @@ internal static class BulkPredict
         return done;
     }
 
-    /// <summary>The files of a manifest (its path column; labels are not needed) or of a folder tree (*.wav).</summary>
+    /// <summary>What --dir picks up: the formats WavReader reads (it tells them by their bytes; the name only selects).</summary>
+    static readonly HashSet<string> AudioExtensions = new([".wav", ".aif", ".aiff", ".mp3", ".ogg", ".oga"], StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The files of a manifest (its path column; labels are not needed) or of a folder tree (*.wav, *.aif(f), *.mp3, *.ogg).</summary>
     public static List<(string Given, string Path)> Inputs(string? manifest, string? dir)
     {
         if (manifest is not null)
@@ -154,7 +157,7 @@ internal static class BulkPredict
         }
         if (!Directory.Exists(dir)) throw new SerException($"--dir: folder not found: {dir}");
         return Directory.EnumerateFiles(dir!, "*", SearchOption.AllDirectories)
-            .Where(f => f.EndsWith(".wav", StringComparison.OrdinalIgnoreCase))
+            .Where(f => AudioExtensions.Contains(Path.GetExtension(f)))
             .Select(f => (Path.GetRelativePath(dir!, f), Path.GetFullPath(f)))
             .OrderBy(f => f.Item1, StringComparer.Ordinal)
             .ToList();

@@ -20,7 +20,7 @@ internal sealed class PredictCommand : ICommand
     [Option("model", Required = true, HelpText = "Checkpoint (.ser) written by sertool train, e.g. runs/<run>/model.ser.")]
     public string Model { get; set; } = "";
 
-    [Value(0, MetaName = "FILE.wav", HelpText = "WAV files (any sample rate and channel count).")]
+    [Value(0, MetaName = "FILE.wav", HelpText = "Audio files: WAV, AIFF, MP3 or Ogg Vorbis (any sample rate and channel count).")]
     public IEnumerable<string> Files { get; set; } = [];
 
     [Option("json", HelpText = "Print machine-readable JSON instead of a table.")]
@@ -32,7 +32,7 @@ internal sealed class PredictCommand : ICommand
     [Option("manifest", HelpText = "Whole corpus: a manifest CSV (its path column) of WAVs to predict; needs --out.")]
     public string? Manifest { get; set; }
 
-    [Option("dir", HelpText = "Whole corpus: every *.wav under this folder; needs --out.")]
+    [Option("dir", HelpText = "Whole corpus: every *.wav, *.aif(f), *.mp3 and *.ogg under this folder; needs --out.")]
     public string? Dir { get; set; }
 
     [Option("out", HelpText = "With --manifest/--dir: JSON Lines output, one result per file; a re-run resumes (skips files already in it).")]

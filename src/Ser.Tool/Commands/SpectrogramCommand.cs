@@ -9,7 +9,7 @@ namespace Ser.Tool.Commands;
 [Verb("spectrogram", HelpText = "Render the front end's spectrogram of a WAV file (dB, not normalised, 0-4 kHz) as a PNG.")]
 internal sealed class SpectrogramCommand : ICommand
 {
-    [Value(0, MetaName = "FILE.wav", Required = true, HelpText = "WAV file (any PCM/float format, rate and channel count).")]
+    [Value(0, MetaName = "FILE.wav", Required = true, HelpText = "WAV (any PCM/float format), AIFF, MP3 or Ogg Vorbis file, any rate and channel count.")]
     public string Input { get; set; } = "";
 
     [Option('o', "out", HelpText = "PNG to write (default: the input path with .png).")]

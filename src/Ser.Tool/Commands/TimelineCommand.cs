@@ -25,7 +25,7 @@ internal sealed class TimelineCommand : ICommand
     [Option("model", Required = true, HelpText = "Checkpoint (.ser) written by sertool train.")]
     public string Model { get; set; } = "";
 
-    [Value(0, MetaName = "FILE.wav", Required = true, HelpText = "WAV file (PCM/float, 8-192 kHz, any channel count; channels are averaged).")]
+    [Value(0, MetaName = "FILE.wav", Required = true, HelpText = "WAV (PCM/float), AIFF, MP3 or Ogg Vorbis file, 8-192 kHz, any channel count (channels are averaged).")]
     public string Input { get; set; } = "";
 
     [Option("json", HelpText = "Print {\"segments\":[{\"start\",\"end\",\"label\",\"probabilities\"}]} (final segments only).")]

@@ -16,7 +16,13 @@ public class WavWriterTests
         Assert.Equal((16000, 1, x.Length), (wav.SampleRate, wav.Channels, wav.Interleaved.Length));
         for (int i = 0; i < x.Length; i++)
             Assert.True(Math.Abs(Math.Clamp(x[i], -1f, 32767f / 32768) - wav.Interleaved[i]) <= 0.5f / 32768 + 1e-7f, $"sample {i}");
-        Assert.Equal(44 + 2 * x.Length, new FileInfo(path).Length);
+        // RIFF header, the fmt chunk (its size as written), the data chunk header and exactly the samples: nothing else.
+        var bytes = File.ReadAllBytes(path);
+        Assert.Equal("fmt "u8.ToArray(), bytes[12..16]);
+        int fmtSize = BitConverter.ToInt32(bytes, 16);
+        Assert.Equal("data"u8.ToArray(), bytes[(20 + fmtSize)..(24 + fmtSize)]);
+        Assert.Equal(2 * x.Length, BitConverter.ToInt32(bytes, 24 + fmtSize));
+        Assert.Equal(28 + fmtSize + 2 * x.Length, bytes.Length);
 
         // What the reader returns, the writer stores exactly.
         string again = dir.File("again.wav");
