@@ -63,7 +63,7 @@ public sealed record TrainingSettings
     /// </summary>
     [JsonPropertyName("learning_rate")] public double LearningRate { get; init; } = 3e-4;
     [JsonPropertyName("seed")] public int Seed { get; init; } = 1;
-    /// <summary>Stop a fold after this many epochs without a better validation UA (0 = never stop early).</summary>
+    /// <summary>Stop a fold once both directions (validation and test speaker selecting) went this many epochs past their best candidate (0 = never stop early).</summary>
     [JsonPropertyName("patience")] public int Patience { get; init; } = 8;
     /// <summary>Global gradient-norm clip of every Adam step (0 = off); guards the LSTM against rare exploding steps.</summary>
     [JsonPropertyName("clip_norm")] public double ClipNorm { get; init; } = 5;

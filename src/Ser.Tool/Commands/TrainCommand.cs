@@ -48,7 +48,7 @@ internal sealed class TrainCommand : ICommand
     [Option("seed", HelpText = "Seed of initial weights, batch order and dropout (default 1).")]
     public int? Seed { get; set; }
 
-    [Option("patience", HelpText = "Stop a fold after this many epochs without a better validation UA; 0 = never (default 8).")]
+    [Option("patience", HelpText = "Stop a fold once both held-out speakers went this many epochs without a better UA (after the warm-up); 0 = never (default 8).")]
     public int? Patience { get; set; }
 
     [Option("warmup", HelpText = "Epochs before model selection: no earlier epoch is chosen and no early stop before it (default: half of --epochs).")]
