@@ -13,7 +13,7 @@ namespace Ser.Reference.Native;
 /// gradients with O(1) errors (max |error| 2-7 where the values are at most 7) as soon as the batch holds more than one
 /// sample, with its AVX2 and AVX-512 oneDNN kernels (ONEDNN_MAX_CPU_ISA=AVX2 or AVX512_CORE); SSE4.1 kernels
 /// (ONEDNN_MAX_CPU_ISA=SSE41) and float64 (not oneDNN) are right, and the forward pass and the weight gradient are right.
-/// It is not rounding: a batch of identical, unpadded utterances shows it. The reference is our oracle and the
+/// It is not rounding or padding: a batch of unpadded utterances of equal length shows it. The reference is our oracle and the
 /// speed peer of the benchmark, so it must compute the right thing; libtorch's own convolution (im2col + GEMM) does.
 ///
 /// HOW: TorchSharp has no switch for it, so this calls libtorch's C++ API at::globalContext().setUserEnabledMkldnn(false)
