@@ -1,4 +1,5 @@
 using Ser.Engine.Audio;
+using static Ser.Engine.Tests.Audio.SignalFit;
 
 namespace Ser.Engine.Tests.Audio;
 
@@ -12,27 +13,6 @@ public class CompressedAudioTests
 
     static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Audio", "Fixtures", name);
 
-    /// <summary>Amplitude of the best-fitting sinusoid at exactly hz over the middle half, and what is left over (dB).</summary>
-    static (double Amplitude, double ResidualDb) FitTone(float[] y, double hz, int rate)
-    {
-        int a = y.Length / 4, b = 3 * y.Length / 4;
-        double cc = 0, ss = 0, cs = 0, yc = 0, ys = 0;
-        for (int i = a; i < b; i++)
-        {
-            double c = Math.Cos(2 * Math.PI * hz * i / rate), s = Math.Sin(2 * Math.PI * hz * i / rate);
-            cc += c * c; ss += s * s; cs += c * s; yc += y[i] * c; ys += y[i] * s;
-        }
-        double det = cc * ss - cs * cs;
-        double p = (yc * ss - ys * cs) / det, q = (ys * cc - yc * cs) / det;
-        double residual = 0, energy = 0;
-        for (int i = a; i < b; i++)
-        {
-            double fit = p * Math.Cos(2 * Math.PI * hz * i / rate) + q * Math.Sin(2 * Math.PI * hz * i / rate);
-            residual += (y[i] - fit) * (y[i] - fit);
-            energy += y[i] * (double)y[i];
-        }
-        return (Math.Sqrt(p * p + q * q), 10 * Math.Log10(residual / energy));
-    }
 
     [Theory]
     [InlineData("tone440-22k-stereo.mp3")]
