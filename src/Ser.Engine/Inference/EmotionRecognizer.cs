@@ -57,6 +57,7 @@ public sealed class EmotionRecognizer : IDisposable
     EmotionRecognizer(Checkpoint checkpoint, EmotionRecognizerOptions options)
     {
         _checkpoint = checkpoint;
+        Temperature = checkpoint.Temperature;   // parsed once, not on every prediction
         _options = options;
         int concurrency = options.MaxConcurrency > 0 ? options.MaxConcurrency : Environment.ProcessorCount;
         _slots = new SemaphoreSlim(concurrency, concurrency);
@@ -92,7 +93,7 @@ public sealed class EmotionRecognizer : IDisposable
     /// <summary>The checkpoint's training metadata (corpus, fold, preset, ...).</summary>
     public IReadOnlyDictionary<string, string> Metadata => _checkpoint.Metadata;
     /// <summary>Softmax temperature applied to every posterior (the checkpoint's; 1 = uncalibrated).</summary>
-    public float Temperature => _checkpoint.Temperature;
+    public float Temperature { get; }
     /// <summary>Per-bin training statistics the features are normalised with.</summary>
     public FeatureStats Stats => _checkpoint.Stats;
     /// <summary>One-line notes about the checkpoint worth telling the user (e.g. an old format); see <see cref="Checkpoint.Notices"/>.</summary>
@@ -156,7 +157,7 @@ public sealed class EmotionRecognizer : IDisposable
                 var x = rawDb[..(frames * bins)];                 // [T, F]
                 Stats.Normalize(x);
                 executor.Predict(x, frames, posterior);
-                Calibration.ApplyTemperature(posterior, _checkpoint.Temperature);
+                Calibration.ApplyTemperature(posterior, Temperature);
             }
             else
             {
@@ -167,7 +168,7 @@ public sealed class EmotionRecognizer : IDisposable
                 {
                     FixedLengthPieces.Fill(rawDb, bins, pieces[i], Stats, x, _pieceFrames);
                     executor.Predict(x, _pieceFrames, p.AsSpan(i * k, k));
-                    Calibration.ApplyTemperature(p.AsSpan(i * k, k), _checkpoint.Temperature);
+                    Calibration.ApplyTemperature(p.AsSpan(i * k, k), Temperature);
                 }
                 FixedLengthPieces.AveragePosteriors(p, new int[pieces.Length], 1, k).CopyTo(posterior);
             }
