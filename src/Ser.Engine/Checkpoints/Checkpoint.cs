@@ -108,6 +108,23 @@ public sealed class Checkpoint
         SafeTensors.Write(path, tensors, meta);
     }
 
+    /// <summary>
+    /// Writes a copy of the checkpoint at <paramref name="source"/> to <paramref name="destination"/> (atomically) with
+    /// <paramref name="extra"/> metadata added or replaced; tensors are copied unchanged and the checksum is recomputed.
+    /// The source is fully checked first, so a corrupt file is never re-signed.
+    /// </summary>
+    public static void CopyWithMetadata(string source, string destination, IReadOnlyDictionary<string, string> extra)
+    {
+        Load(source);
+        foreach (var key in extra.Keys)
+            if (Reserved.Contains(key)) throw new ArgumentException($"metadata key '{key}' is reserved", nameof(extra));
+        var (tensors, meta) = SafeTensors.Read(source);
+        foreach (var (key, value) in extra) meta[key] = value;
+        meta["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture);   // the new checksum is format 2's
+        meta["sha256"] = SafeTensors.Sha256(meta, tensors);
+        SafeTensors.Write(destination, tensors, meta);
+    }
+
     /// <summary>Reads and fully checks a checkpoint (format, checksum, config, labels, stats, tensor names and shapes).</summary>
     public static Checkpoint Load(string path)
     {

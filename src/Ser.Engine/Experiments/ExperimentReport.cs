@@ -29,7 +29,14 @@ public sealed class FoldResult
     /// earlier than the warm-up), scored on the validation speaker. Null for runs made before it existed.
     /// </summary>
     public ReverseResult? Reverse { get; init; }
+    /// <summary>The fold model's temperature (fitted on the validation speaker) and the test speaker's reliability before
+    /// and after it. Null for runs made before calibration existed.</summary>
+    public CalibrationResult? Calibration { get; init; }
 }
+
+/// <summary>Temperature scaling of one fold's model: <see cref="Temperature"/> (1 when calibration is off) and the test
+/// speaker's NLL/ECE with T = 1 (<see cref="Before"/>) and with T (<see cref="After"/>).</summary>
+public sealed record CalibrationResult(double Temperature, Reliability Before, Reliability After);
 
 /// <summary>The reverse direction of a fold: <see cref="Selector"/> chose <see cref="BestEpoch"/>; <see cref="Test"/> scores
 /// <see cref="Tested"/>.</summary>
@@ -72,6 +79,20 @@ public sealed class ExperimentReport
         }
     }
 
+    /// <summary>The test speakers' reliability of all calibrated folds pooled (Before, After), or null when no fold has
+    /// calibration results.</summary>
+    public (Reliability Before, Reliability After)? PooledCalibration
+    {
+        get
+        {
+            if (!Folds.Any(f => f.Calibration is not null)) return null;
+            var (before, after) = (new Reliability(), new Reliability());
+            foreach (var f in Folds)
+                if (f.Calibration is { } c) { before.Add(c.Before); after.Add(c.After); }
+            return (before, after);
+        }
+    }
+
     public string ToMarkdown()
     {
         var sb = new StringBuilder();
@@ -108,6 +129,21 @@ public sealed class ExperimentReport
             sb.AppendLine($"| **pooled, every speaker tested once** | | | | | **{Pct(both.WeightedAccuracy)}** | **{Pct(both.UnweightedAccuracy)}** |");
             sb.AppendLine();
         }
+        if (PooledCalibration is { } pooledCalibration)
+        {
+            sb.AppendLine("## Calibration: temperature fitted on the validation speaker, measured on the test speaker");
+            sb.AppendLine();
+            sb.AppendLine($"Probabilities are softmax(logits / T) at every door. NLL: mean −ln p(true class); ECE: expected calibration error over {Reliability.BinCount} confidence bins. Lower is better for both.");
+            sb.AppendLine();
+            sb.AppendLine("| fold | T | test NLL, T = 1 | test NLL, T | test ECE, T = 1 | test ECE, T |");
+            sb.AppendLine("|---|---|---|---|---|---|");
+            foreach (var f in Folds)
+                if (f.Calibration is { } c)
+                    sb.AppendLine($"| {f.Fold} | {Num(c.Temperature)} | {Num(c.Before.NegativeLogLikelihood)} | {Num(c.After.NegativeLogLikelihood)} | {Pct(c.Before.ExpectedCalibrationError)} | {Pct(c.After.ExpectedCalibrationError)} |");
+            var (b, a) = pooledCalibration;
+            sb.AppendLine($"| **pooled** | | **{Num(b.NegativeLogLikelihood)}** | **{Num(a.NegativeLogLikelihood)}** | **{Pct(b.ExpectedCalibrationError)}** | **{Pct(a.ExpectedCalibrationError)}** |");
+            sb.AppendLine();
+        }
         sb.AppendLine("## Pooled confusion matrix (rows actual, columns predicted, percent)");
         sb.AppendLine();
         AppendConfusion(sb, pooled);
@@ -135,6 +171,8 @@ public sealed class ExperimentReport
 
     static string Title(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
 
+    static string Num(double x) => double.IsNaN(x) ? "–" : x.ToString("F3", CultureInfo.InvariantCulture);
+
     static string Pct(double x) => double.IsNaN(x) ? "–" : (100 * x).ToString("F2", CultureInfo.InvariantCulture) + "%";
 
     public string ToJson()
@@ -152,6 +190,7 @@ public sealed class ExperimentReport
             seconds = Seconds,
             pooled = Scores(pooled),
             pooled_both_directions = Scores(PooledBothDirections),
+            pooled_calibration = PooledCalibration is { } pc ? new { before = Calibration(pc.Before), after = Calibration(pc.After) } : null,
             folds = Folds.Select(f => new
             {
                 fold = f.Fold,
@@ -165,11 +204,22 @@ public sealed class ExperimentReport
                 reverse = f.Reverse is { } r
                     ? new { selector = r.Selector, tested = r.Tested, best_epoch = r.BestEpoch, selector_ua = r.SelectorUA, test = Scores(r.Test) }
                     : null,
+                calibration = f.Calibration is { } c
+                    ? new { temperature = c.Temperature, before = Calibration(c.Before), after = Calibration(c.After) }
+                    : null,
                 history = f.History,
             }),
         };
         return JsonSerializer.Serialize(doc, JsonOptions);
     }
+
+    static object Calibration(Reliability r) => new
+    {
+        nll = r.NegativeLogLikelihood,
+        ece = r.ExpectedCalibrationError,
+        n = r.Total,
+        bins = r,
+    };
 
     static object Scores(ConfusionMatrix m) => new
     {

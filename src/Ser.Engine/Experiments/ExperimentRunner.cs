@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Ser.Engine.Checkpoints;
 using Ser.Engine.Data;
 using Ser.Engine.IO;
 using Ser.Engine.Training;
@@ -25,7 +26,8 @@ public sealed record RunOptions
 /// The experiment of the paper on one corpus: leave-one-session-out folds (<see cref="Folds.LeaveOneSessionOut"/>), each
 /// trained by <see cref="FoldTrainer"/>, then the report (per fold and pooled WA/UA and confusion matrices). Files in
 /// the run folder: fold{k}/best.ser (chosen weights), fold{k}/last.ser (resumable), model.ser (the best fold's
-/// best.ser by validation UA: the validation speaker, never the test speaker, decides), report.md, report.json and
+/// best.ser by validation UA: the validation speaker, never the test speaker, decides; with the model card in its
+/// metadata), MODEL_CARD.md, report.md, report.json and
 /// state.json (finished folds). A cancel request stops between two training batches with everything saved and throws
 /// <see cref="OperationCanceledException"/>.
 /// </summary>
@@ -114,10 +116,14 @@ public static class ExperimentRunner
         AtomicFile.WriteAllText(Path.Combine(dir, ReportMarkdown), report.ToMarkdown());
         AtomicFile.WriteAllText(Path.Combine(dir, ReportJson), report.ToJson());
 
-        // model.ser: the fold whose best weights scored highest on their validation speaker (ties: the earlier fold).
+        // model.ser: the fold whose best weights scored highest on their validation speaker (ties: the earlier fold), with
+        // the model card in its metadata; MODEL_CARD.md beside it says the same in prose.
         var chosen = ChooseModel(results);
-        string source = Path.Combine(dir, chosen.CheckpointPath);
-        AtomicFile.Write(Path.Combine(dir, ModelFile), s => { using var from = File.OpenRead(source); from.CopyTo(s); });
+        var card = ModelCard.Create(report, corpus, settings, chosen,
+            $"{device} ({(run.Threads > 0 ? run.Threads : Environment.ProcessorCount)} threads)", DateTime.UtcNow);
+        Checkpoint.CopyWithMetadata(Path.Combine(dir, chosen.CheckpointPath), Path.Combine(dir, ModelFile),
+            new Dictionary<string, string> { [ModelCard.MetadataKey] = card.ToJson() });
+        AtomicFile.WriteAllText(Path.Combine(dir, ModelCard.FileName), card.ToMarkdown());
         return report;
     }
 

@@ -145,11 +145,12 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
             observer.EpochCompleted(fold.Number, record, improved, progress.Stopped);
         }
 
-        // The chosen model: the best epoch's weights, scored once on the test speaker.
+        // The chosen model: the best epoch's weights, calibrated on the validation speaker, scored once on the test speaker.
         var best = Checkpoint.Load(BestPath);
         CheckBelongs(best);
         best.ApplyTo(executor, includeOptimizer: false);
         var testScores = test.Evaluate(executor, labels);
+        var calibration = Calibrate(executor, validation, test, testScores, stats, progress);
         var reverse = Checkpoint.Load(ReversePath);
         CheckBelongs(reverse);
         reverse.ApplyTo(executor, includeOptimizer: false);
@@ -167,9 +168,36 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
             CheckpointPath = Path.Combine(Path.GetFileName(foldDir), BestFile),
             Reverse = new ReverseResult(Join(fold.TestSpeakers), Join(fold.ValidationSpeakers), progress.ReverseBestEpoch,
                 progress.ReverseBestUA, reverseScores.Confusion),
+            Calibration = calibration,
         };
         observer.FoldCompleted(result);
         return result;
+    }
+
+    /// <summary>
+    /// Temperature scaling of the chosen model (its weights are in the executor): T is fitted on the validation speaker's
+    /// posteriors only (the speaker that chose the epoch; the test speaker is never looked at) and written into best.ser;
+    /// the test speaker's NLL and ECE are measured before (T = 1) and after. With calibration off, T = 1 and both are equal.
+    /// Re-saving best.ser with the same weights makes this step safe to repeat when a killed run resumes.
+    /// </summary>
+    CalibrationResult Calibrate(Executor executor, SplitFeeder validation, SplitFeeder test, SplitScores testScores, FeatureStats stats,
+        FoldProgress progress)
+    {
+        float temperature = 1f;
+        if (settings.Calibrate)
+        {
+            var selecting = validation.Evaluate(executor, labels);
+            temperature = Inference.Calibration.FitTemperature(selecting.Posteriors, validation.Labels());
+        }
+        var meta = Metadata(progress.BestEpoch, progress.BestValidationUA);
+        meta[Checkpoint.TemperatureKey] = temperature.ToString("R", CultureInfo.InvariantCulture);
+        Checkpoint.Save(BestPath, executor, labels, stats, meta, includeOptimizer: false, epoch: progress.BestEpoch);
+
+        var testLabels = test.Labels();
+        var before = Metrics.Reliability.Of(testScores.Posteriors, testLabels);
+        var calibrated = testScores.Posteriors.ToArray();
+        for (int u = 0; u < testLabels.Length; u++) Inference.Calibration.ApplyTemperature(calibrated.AsSpan(u * labels.Count, labels.Count), temperature);
+        return new CalibrationResult(temperature, before, Metrics.Reliability.Of(calibrated, testLabels));
     }
 
     int EpochSeed(int epoch) => (int)(Seeds.Mix(settings.Seed, fold.Number, 1000 + epoch) & 0x7FFF_FFFF);
@@ -230,12 +258,26 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
     }
 
     /// <summary>A checkpoint of another run or fold in this folder is refused rather than silently mixed in.</summary>
+    /// <remarks>Settings are compared as values, not as JSON text, so that a checkpoint written before a setting existed
+    /// (its default then applies) still belongs to a run with that default.</remarks>
     void CheckBelongs(Checkpoint checkpoint)
     {
-        string expected = System.Text.Json.JsonSerializer.Serialize(settings, TrainingSettings.JsonOptions);
-        if (checkpoint.Metadata.GetValueOrDefault("settings") != expected ||
+        if (!settings.Equals(ReadSettings(checkpoint.Metadata.GetValueOrDefault("settings"))) ||
             checkpoint.Metadata.GetValueOrDefault("fold") != fold.Number.ToString(CultureInfo.InvariantCulture))
             throw new SerException($"{checkpoint.Path}: belongs to a different run or fold than the one being resumed (settings differ)");
+    }
+
+    static TrainingSettings? ReadSettings(string? json)
+    {
+        if (json is null) return null;
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<TrainingSettings>(json, TrainingSettings.JsonOptions);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 }
 

@@ -43,6 +43,7 @@ internal sealed class RunState
         [JsonPropertyName("confusion_counts")] public long[][] ConfusionCounts { get; set; } = [];
         [JsonPropertyName("history")] public List<EpochRecord> History { get; set; } = [];
         [JsonPropertyName("reverse")] public CompletedReverse? Reverse { get; set; }
+        [JsonPropertyName("calibration")] public CompletedCalibration? Calibration { get; set; }
 
         public static CompletedFold From(FoldResult r) => new()
         {
@@ -58,6 +59,7 @@ internal sealed class RunState
             Reverse = r.Reverse is { } v
                 ? new CompletedReverse { Selector = v.Selector, Tested = v.Tested, BestEpoch = v.BestEpoch, SelectorUA = v.SelectorUA, ConfusionCounts = v.Test.ToJaggedCounts() }
                 : null,
+            Calibration = r.Calibration is { } c ? new CompletedCalibration { Temperature = c.Temperature, Before = c.Before, After = c.After } : null,
         };
 
         public FoldResult ToResult(IReadOnlyList<string> labels)
@@ -74,6 +76,7 @@ internal sealed class RunState
                 History = History,
                 CheckpointPath = Checkpoint,
                 Reverse = Reverse is { } v ? new ReverseResult(v.Selector, v.Tested, v.BestEpoch, v.SelectorUA, Matrix(labels, v.ConfusionCounts)) : null,
+                Calibration = Calibration is { } c ? new CalibrationResult(c.Temperature, c.Before, c.After) : null,
             };
         }
 
@@ -95,6 +98,14 @@ internal sealed class RunState
         [JsonPropertyName("best_epoch")] public int BestEpoch { get; set; }
         [JsonPropertyName("selector_ua")] public double SelectorUA { get; set; }
         [JsonPropertyName("confusion_counts")] public long[][] ConfusionCounts { get; set; } = [];
+    }
+
+    /// <summary>A finished fold's calibration (<see cref="CalibrationResult"/>).</summary>
+    public sealed class CompletedCalibration
+    {
+        [JsonPropertyName("temperature")] public double Temperature { get; set; } = 1;
+        [JsonPropertyName("before")] public Reliability Before { get; set; } = new();
+        [JsonPropertyName("after")] public Reliability After { get; set; } = new();
     }
 
     static readonly JsonSerializerOptions Json = new()

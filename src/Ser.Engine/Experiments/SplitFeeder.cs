@@ -82,6 +82,9 @@ internal abstract class SplitFeeder
         return new SplitScores(confusion, loss / Utterances.Length, posteriors);
     }
 
+    /// <summary>[U] class of each utterance of the split, in <see cref="Utterances"/> order (the rows of <see cref="SplitScores.Posteriors"/>).</summary>
+    public int[] Labels() => Array.ConvertAll(Utterances, Cache.Label);
+
     protected float[] CountLabels(IEnumerable<int> items, int classes)
     {
         var counts = new float[classes];

@@ -78,6 +78,12 @@ public sealed record TrainingSettings
     [JsonPropertyName("loss_normalizer")] public LossNormalizer LossNormalizer { get; init; } = LossNormalizer.Split;
     /// <summary>Fixed mode only: how utterances are cut.</summary>
     [JsonPropertyName("split")] public FixedSplit Split { get; init; } = FixedSplit.Pieces;
+    /// <summary>
+    /// Fit a softmax temperature on each fold's validation (model-selecting) speaker and store it in the fold's model, so
+    /// that every door reports calibrated probabilities (<see cref="Inference.Calibration"/>). It never changes the
+    /// weights, the chosen epoch or a prediction's class, only how confident the probabilities are.
+    /// </summary>
+    [JsonPropertyName("calibration")] public bool Calibrate { get; init; } = true;
 
     /// <summary>The warm-up in epochs, resolved (never more than the budget).</summary>
     public int Warmup => Math.Min(Epochs, WarmupEpochs >= 0 ? WarmupEpochs : Epochs / 2);
@@ -116,6 +122,7 @@ public sealed record TrainingSettings
         ["optimizer"] = "Adam (β1 0.9, β2 0.999, ε 1e-8)",
         ["loss"] = $"weighted cross-entropy, w = {(LengthWeight ? "1/(length x class count)" : "1/class count")}, divided by " +
                    (LossNormalizer == LossNormalizer.Split ? "batch size x mean w over the training split" : "the batch's sum of w"),
+        ["calibration"] = Calibrate ? "temperature fitted on the validation speaker (the one that selects the epoch)" : "off (T = 1)",
         ["model choice"] = $"best validation UA among epochs {Warmup + (Warmup == 0 ? 1 : 0)}..{Epochs} (ties: lower validation loss); " +
                            "no early stop before then; each held-out speaker selects for the other",
     };
@@ -154,7 +161,8 @@ public sealed record TrainingSettings
         other is not null && Corpus == other.Corpus && Preset == other.Preset && Equals(CustomModel, other.CustomModel) && Mode == other.Mode &&
         Folds.AsSpan().SequenceEqual(other.Folds) && Epochs == other.Epochs && BatchSize == other.BatchSize &&
         LearningRate.Equals(other.LearningRate) && Seed == other.Seed && Patience == other.Patience && ClipNorm.Equals(other.ClipNorm) &&
-        WarmupEpochs == other.WarmupEpochs && LengthWeight == other.LengthWeight && LossNormalizer == other.LossNormalizer && Split == other.Split;
+        WarmupEpochs == other.WarmupEpochs && LengthWeight == other.LengthWeight && LossNormalizer == other.LossNormalizer && Split == other.Split &&
+        Calibrate == other.Calibrate;
 
     public override int GetHashCode() => HashCode.Combine(Corpus, Preset, Mode, Epochs, BatchSize, Seed, Patience);
 }

@@ -15,8 +15,11 @@ namespace Ser.Tool.Commands;
 [Verb("activations", HelpText = "Draw a trained model's BiLSTM activations over time for one WAV file (like the paper's Figures 3 and 4).")]
 internal sealed class ActivationsCommand : ICommand
 {
-    [Option("model", Required = true, HelpText = "Checkpoint (.ser) written by sertool train.")]
-    public string Model { get; set; } = "";
+    [Option("model", HelpText = ModelChoice.HelpText)]
+    public string? ModelOption { get; set; }
+
+    string Model => _model ??= ModelChoice.Resolve(ModelOption);
+    string? _model;
 
     [Value(0, MetaName = "FILE.wav", Required = true, HelpText = "WAV, AIFF, MP3 or Ogg Vorbis file (any sample rate and channel count).")]
     public string Input { get; set; } = "";

@@ -23,8 +23,11 @@ namespace Ser.Tool.Commands;
 [Verb("evaluate", HelpText = "Score a trained model on a corpus: WA, UA and the confusion matrix.")]
 internal sealed class EvaluateCommand : ICommand
 {
-    [Option("model", Required = true, HelpText = "Checkpoint (.ser) written by sertool train, e.g. runs/<run>/model.ser.")]
-    public string Model { get; set; } = "";
+    [Option("model", HelpText = ModelChoice.HelpText)]
+    public string? ModelOption { get; set; }
+
+    string Model => _model ??= ModelChoice.Resolve(ModelOption);
+    string? _model;
 
     [Option("corpus", HelpText = "Corpus spec (default: the one the model was trained on, else train's default synthetic:utterances=2280): synthetic[:utterances=N,seed=S,span=F], iemocap:PATH, ravdess:PATH, cremad:PATH, emodb:PATH, manifest:FILE.csv")]
     public string? Corpus { get; set; }

@@ -17,8 +17,11 @@ namespace Ser.Tool.Commands;
 [Verb("predict", HelpText = "Recognise the emotion of WAV files with a trained model (label and per-class probabilities).")]
 internal sealed class PredictCommand : ICommand
 {
-    [Option("model", Required = true, HelpText = "Checkpoint (.ser) written by sertool train, e.g. runs/<run>/model.ser.")]
-    public string Model { get; set; } = "";
+    [Option("model", HelpText = ModelChoice.HelpText)]
+    public string? ModelOption { get; set; }
+
+    string Model => _model ??= ModelChoice.Resolve(ModelOption);
+    string? _model;
 
     [Value(0, MetaName = "FILE.wav", HelpText = "Audio files: WAV, AIFF, MP3 or Ogg Vorbis (any sample rate and channel count).")]
     public IEnumerable<string> Files { get; set; } = [];

@@ -22,8 +22,11 @@ namespace Ser.Tool.Commands;
 [Verb("timeline", HelpText = "Emotion over time in a long recording: speech segments, each classified whole.")]
 internal sealed class TimelineCommand : ICommand
 {
-    [Option("model", Required = true, HelpText = "Checkpoint (.ser) written by sertool train.")]
-    public string Model { get; set; } = "";
+    [Option("model", HelpText = ModelChoice.HelpText)]
+    public string? ModelOption { get; set; }
+
+    string Model => _model ??= ModelChoice.Resolve(ModelOption);
+    string? _model;
 
     [Value(0, MetaName = "FILE.wav", Required = true, HelpText = "WAV (PCM/float), AIFF, MP3 or Ogg Vorbis file, 8-192 kHz, any channel count (channels are averaged).")]
     public string Input { get; set; } = "";

@@ -14,7 +14,7 @@ namespace Ser.Tool.Commands;
 /// `sertool train`: the paper's experiment (leave one session out, model chosen on the validation speaker's UA, scored on
 /// the test speaker). With no options: the embedded synthetic corpus at 2280 utterances, small preset, variable-length mode, fold 1 only
 /// (the quick start; --folds all runs the full protocol). Writes a run folder (default runs/&lt;yyyyMMdd-HHmmss&gt;):
-/// fold{k}/best.ser, fold{k}/last.ser, model.ser, report.md, report.json, confusion.png, learning-curves.png, state.json.
+/// fold{k}/best.ser, fold{k}/last.ser, model.ser, MODEL_CARD.md, report.md, report.json, confusion.png, learning-curves.png, state.json.
 /// Ctrl-C stops between two batches with a resumable checkpoint; --resume continues (the newest run in runs/ when no
 /// --out is given). Options left out on --resume are taken from the run; options given must match it.
 /// </summary>
@@ -62,6 +62,9 @@ internal sealed class TrainCommand : ICommand
 
     [Option("split", HelpText = "Fixed mode: pieces (default: consecutive 3 s pieces, the remainder zero-padded) or equal (ceil(L/3 s) equal parts of at most 3 s).")]
     public string? Split { get; set; }
+
+    [Option("no-calibration", HelpText = "Leave probabilities uncalibrated (T = 1). By default a softmax temperature is fitted on each fold's validation speaker and stored in the model.")]
+    public bool NoCalibration { get; set; }
 
     [Option("device", HelpText = "cpu, cuda or auto (default auto: CUDA when available, else the CPU).")]
     public string? Device { get; set; }
@@ -130,7 +133,13 @@ internal sealed class TrainCommand : ICommand
         console.Write(ResultTables.Confusion(report.Pooled, $"test confusion, {(report.Folds.Count > 1 ? "pooled over folds" : $"fold {report.Folds[0].Fold}")} (rows actual, % of row)"));
         var chosen = ExperimentRunner.ChooseModel(report.Folds);
         console.WriteLine($"model.ser = fold {chosen.Fold}'s best.ser (highest validation UA)");
-        console.WriteLine($"wrote {Path.Combine(outDir, ExperimentRunner.ModelFile)}, report.md, report.json, confusion.png, learning-curves.png, fold*/best.ser, fold*/last.ser");
+        if (report.PooledCalibration is { } calibration && chosen.Calibration is { } c)
+        {
+            var (before, after) = calibration;
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"calibration: model T = {c.Temperature:0.###} (fitted on {chosen.ValidationSpeaker}); pooled test NLL {before.NegativeLogLikelihood:F3} -> {after.NegativeLogLikelihood:F3}, ECE {100 * before.ExpectedCalibrationError:F1}% -> {100 * after.ExpectedCalibrationError:F1}%"));
+        }
+        console.WriteLine($"wrote {Path.Combine(outDir, ExperimentRunner.ModelFile)}, {Ser.Engine.Experiments.ModelCard.FileName}, report.md, report.json, confusion.png, learning-curves.png, fold*/best.ser, fold*/last.ser");
         console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done in {clock.Elapsed.TotalSeconds:F1} s (this session)"));
         return 0;
     }
@@ -168,6 +177,7 @@ internal sealed class TrainCommand : ICommand
                 LengthWeight = Same("--length-weight", LengthWeight is null ? (bool?)null : ParseOnOff("--length-weight", LengthWeight), saved.LengthWeight),
                 LossNormalizer = Same("--loss-normalizer", LossNormalizer is null ? (LossNormalizer?)null : ParseNormalizer(LossNormalizer), saved.LossNormalizer),
                 Split = Same("--split", Split is null ? (FixedSplit?)null : TrainingSettings.ParseSplit(Split), saved.Split),
+                Calibrate = Same("--no-calibration", NoCalibration ? false : (bool?)null, saved.Calibrate),
             };
             foldCount = FoldCount(settings.Corpus);
             if (Folds is not null && !ParseFolds(Folds, foldCount).SequenceEqual(saved.Folds))
@@ -189,6 +199,7 @@ internal sealed class TrainCommand : ICommand
             LengthWeight = LengthWeight is null ? Defaults.LengthWeight : ParseOnOff("--length-weight", LengthWeight),
             LossNormalizer = LossNormalizer is null ? Defaults.LossNormalizer : ParseNormalizer(LossNormalizer),
             Split = Split is null ? Defaults.Split : TrainingSettings.ParseSplit(Split),
+            Calibrate = !NoCalibration,
         };
         if (Split is not null && settings.Mode != LengthMode.Fixed) throw new SerException("--split applies to --mode fixed only");
         settings = settings with { Folds = [1] };
