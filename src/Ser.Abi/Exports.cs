@@ -172,6 +172,34 @@ public static unsafe class Exports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "ser_model_metadata")]
+    public static byte* ser_model_metadata(nint model, byte* key)
+    {
+        ClearError();
+        if (model == 0)
+        {
+            Fail(SerStatus.Argument, "model is NULL");
+            return null;
+        }
+        if (key is null)
+        {
+            Fail(SerStatus.Argument, "key is NULL");
+            return null;
+        }
+        try
+        {
+            string name = Marshal.PtrToStringUTF8((nint)key) ?? "";
+            var value = NativeModel.From(model).Metadata(name);
+            if (value is null) Fail(SerStatus.Argument, $"the model has no metadata '{name}'");
+            return value;
+        }
+        catch (Exception e)
+        {
+            Map(e, SerStatus.Internal);
+            return null;
+        }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "ser_classify")]
     public static SerStatus ser_classify(nint model, float* pcm, nuint samples, int sampleRate, float* probs, nuint probsLength)
     {
@@ -418,19 +446,37 @@ internal sealed unsafe class NativeModel
     {
         Recognizer = recognizer;
         _names = new byte*[recognizer.Labels.Count];
-        for (int i = 0; i < _names.Length; i++)
-        {
-            var bytes = Encoding.UTF8.GetBytes(recognizer.Labels[i]);
-            var p = (byte*)NativeMemory.Alloc((nuint)bytes.Length + 1);
-            bytes.CopyTo(new Span<byte>(p, bytes.Length));
-            p[bytes.Length] = 0;
-            _names[i] = p;
-        }
+        for (int i = 0; i < _names.Length; i++) _names[i] = NativeUtf8(recognizer.Labels[i]);
     }
 
     public EmotionRecognizer Recognizer { get; }
     public int ClassCount => _names.Length;
     public byte* ClassName(int index) => _names[index];
+
+    /// <summary>A metadata value as a native string owned by the model (made on first request, freed with the model);
+    /// null when the checkpoint has no such key.</summary>
+    public byte* Metadata(string key)
+    {
+        lock (_lock)
+        {
+            if (_metadata.TryGetValue(key, out nint cached)) return (byte*)cached;
+            if (!Recognizer.Metadata.TryGetValue(key, out var value)) return null;
+            var p = NativeUtf8(value);
+            _metadata[key] = (nint)p;
+            return p;
+        }
+    }
+
+    readonly Dictionary<string, nint> _metadata = new(StringComparer.Ordinal);
+
+    static byte* NativeUtf8(string text)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        var p = (byte*)NativeMemory.Alloc((nuint)bytes.Length + 1);
+        bytes.CopyTo(new Span<byte>(p, bytes.Length));
+        p[bytes.Length] = 0;
+        return p;
+    }
 
     public static nint Create(EmotionRecognizer recognizer)
     {
@@ -482,6 +528,7 @@ internal sealed unsafe class NativeModel
         _released = true;
         Recognizer.Dispose();
         foreach (var p in _names) NativeMemory.Free(p);
+        foreach (var p in _metadata.Values) NativeMemory.Free((void*)p);
         _self.Free();
     }
 }

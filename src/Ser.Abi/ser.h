@@ -63,6 +63,10 @@ SER_API ser_status  ser_model_load_from_memory(const void* data, size_t size, se
 SER_API void        ser_model_free(ser_model* model);                           /* NULL: no-op */
 SER_API int         ser_model_class_count(const ser_model* model);              /* -1 for NULL */
 SER_API const char* ser_model_class_name(const ser_model* model, int index);    /* NULL out of range */
+/* A checkpoint metadata value, UTF-8, owned by the model (valid until ser_model_free); NULL if the key is absent.
+   Keys a trained model.ser has: "corpus", "model_card" (JSON: labels, data counts, protocol, scores, training, limits),
+   "temperature", "length_mode", "preset", "fold", "best_epoch", "settings" (JSON). */
+SER_API const char* ser_model_metadata(const ser_model* model, const char* key);
 
 /* One utterance, heard whole. pcm: mono float in [-1, 1] at sample_rate Hz (resampled inside);
    probs: caller's buffer, probs_len >= class count, else SER_ERR_BUFFER_TOO_SMALL. */

@@ -53,6 +53,7 @@ public sealed class AbiFixture : IDisposable
         Checkpoint.Save(path, ex, names, stats, new Dictionary<string, string>
         {
             ["length_mode"] = "variable",
+            ["corpus"] = "synthetic:abi-fixture",
             [Checkpoint.TemperatureKey] = temperature.ToString("R", CultureInfo.InvariantCulture),
         });
     }

@@ -1,6 +1,8 @@
 using System.Text;
 using System.Text.Json;
+using Ser.Engine;
 using Ser.Engine.Audio;
+using Ser.Tool.Commands;
 
 namespace Ser.Tool.Tests;
 
@@ -95,9 +97,11 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Contains("NOTE: running folds 2 of 5", output);                // says that it is a subset
         Assert.Contains("fold 2 epoch  1/1", output);                          // the per-epoch log line (redirected output)
         Assert.Contains(output.Split('\n'), l => l.StartsWith("sertool train:") && l.Contains("run folder")); // logs are not wrapped at 80 columns
-        foreach (string f in new[] { "model.ser", "report.md", "report.json", "confusion.png", "learning-curves.png", "state.json",
+        foreach (string f in new[] { "model.ser", "MODEL_CARD.md", "report.md", "report.json", "confusion.png", "learning-curves.png", "state.json",
                                      "fold2/best.ser", "fold2/last.ser" })
             Assert.True(File.Exists(Path.Combine(run, f)), $"{f} missing");
+        Assert.Contains(output.Split('\n'), l => l.StartsWith("calibration: model T = ") && l.Contains("pooled test NLL"));
+        Assert.Contains("## Calibration", File.ReadAllText(Path.Combine(run, "report.md")));
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "report.json")));
         var fold = report.RootElement.GetProperty("folds")[0];
         Assert.Equal(2, fold.GetProperty("fold").GetInt32());
@@ -152,6 +156,27 @@ public sealed class TrainCommandTests : IDisposable
             }
         }
 
+        // info: the model card's facts, as text and as JSON (the same facts model.ser's metadata carries)
+        (code, output, err) = Cli.Run("info", Path.Combine(run, "model.ser"));
+        Assert.True(code == 0, err);
+        Assert.Contains("labels        0:neutral, 1:angry, 2:happy, 3:sad", output);
+        Assert.Contains("pooled test WA", output);
+        Assert.Contains("Not for decisions about people", output);
+        (code, output, err) = Cli.Run("info", Path.Combine(run, "model.ser"), "--json");
+        Assert.True(code == 0, err);
+        using (var info = JsonDocument.Parse(output))
+        {
+            var card = info.RootElement.GetProperty("model_card");
+            Assert.Equal(testSpeaker, card.GetProperty("folds")[0].GetProperty("test_speaker").GetString());
+            Assert.Equal(testUa, card.GetProperty("pooled_ua").GetDouble(), 9);
+            Assert.Equal(40, card.GetProperty("utterances").GetInt32());
+            Assert.Equal(info.RootElement.GetProperty("temperature").GetDouble(), card.GetProperty("temperature").GetDouble(), 6);
+            Assert.Equal(_corpus, info.RootElement.GetProperty("metadata").GetProperty("corpus").GetString());
+        }
+        (code, _, err) = Cli.Run("info", Path.Combine(_dir, "missing.ser"));
+        Assert.Equal(1, code);
+        Assert.StartsWith("sertool: error: ", err);
+
         string png = Path.Combine(_dir, "act.png");
         (code, output, err) = Cli.Run("activations", "--model", Path.Combine(run, "model.ser"), stereo, "--out", png);
         Assert.True(code == 0, err);
@@ -200,6 +225,23 @@ public sealed class TrainCommandTests : IDisposable
         Assert.StartsWith("sertool: error: ", lines[0]);
         Assert.Contains(mentions, lines[0]);
         Assert.False(Directory.Exists(run));
+    }
+
+    [Fact]
+    public void Without_model_the_newest_runs_model_is_used_and_no_run_is_a_clear_error()
+    {
+        string runs = Path.Combine(_dir, "runs");
+        Assert.Contains("no trained model in", Assert.Throws<SerException>(() => ModelChoice.Resolve(null, runs)).Message);
+        foreach (var (name, age) in new[] { ("old", 2), ("new", 1), ("unfinished", 0) })
+        {
+            Directory.CreateDirectory(Path.Combine(runs, name));
+            if (name == "unfinished") continue;                       // a run still training has no model.ser yet
+            string model = Path.Combine(runs, name, "model.ser");
+            File.WriteAllText(model, "");
+            File.SetLastWriteTimeUtc(model, DateTime.UtcNow.AddHours(-age));
+        }
+        Assert.Equal(Path.Combine(runs, "new", "model.ser"), ModelChoice.Resolve(null, runs));
+        Assert.Equal("given.ser", ModelChoice.Resolve("given.ser", runs));
     }
 
     [Fact]

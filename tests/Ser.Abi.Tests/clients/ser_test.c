@@ -131,6 +131,14 @@ int main(int argc, char** argv) {
     CHECK(ser_model_class_name(model, -1) == NULL, "negative class index");
     CHECK(ser_model_class_name(NULL, 0) == NULL, "class name of NULL");
 
+    /* metadata: the checkpoint's keys, owned by the model */
+    const char* corpus = ser_model_metadata(model, "corpus");
+    CHECK(corpus != NULL && strcmp(corpus, "synthetic:abi-fixture") == 0, "metadata corpus: %s", corpus ? corpus : "(null)");
+    CHECK(ser_model_metadata(model, "corpus") == corpus, "metadata value is kept by the model");
+    CHECK(ser_model_metadata(model, "no-such-key") == NULL && strstr(ser_last_error(), "no-such-key") != NULL, "absent key");
+    CHECK(ser_model_metadata(model, NULL) == NULL, "NULL key");
+    CHECK(ser_model_metadata(NULL, "corpus") == NULL, "metadata of NULL");
+
     /* cases: the same probabilities as .NET's EmotionRecognizer */
     FILE* f = fopen(argv[2], "r");
     if (!f) { printf("cannot open %s\n", argv[2]); return 2; }

@@ -88,6 +88,23 @@ public sealed class ExperimentRunnerTests : IDisposable
             Assert.Equal(result.TestSpeaker, ckpt.Metadata["test_speakers"]);
         }
         Assert.Contains("build commit test-build", File.ReadAllText(Path.Combine(_dir, "protocol", "report.md")));
+
+        // the model card: in model.ser's metadata and beside it, with the corpus's counts per speaker and class
+        var card = ModelCard.FromJson(Checkpoint.Load(Path.Combine(_dir, "protocol", "model.ser")).Metadata[ModelCard.MetadataKey])!;
+        Assert.Equal(corpus.Classes, card.Labels);
+        Assert.Equal(corpus.Speakers, card.Counts.Keys);
+        foreach (var speaker in corpus.Speakers)
+            Assert.Equal(corpus.Classes.Select(c => corpus.Utterances.Count(u => u.Speaker == speaker && u.Label == c)), card.Counts[speaker]);
+        Assert.Equal(2, card.ModelFold);
+        Assert.Equal(result.Test.UnweightedAccuracy, card.PooledUA);
+        Assert.Equal(result.Calibration!.Temperature, card.Temperature);
+        Assert.Equal(Checkpoint.Load(Path.Combine(_dir, "protocol", "model.ser")).Parameters.Values.Sum(v => (long)v.Length), card.Parameters);
+        Assert.Equal("commit test-build", card.Build);
+        Assert.False(card.Synthetic);
+        string markdown = File.ReadAllText(Path.Combine(_dir, "protocol", ModelCard.FileName));
+        Assert.Contains("Not for decisions about people", markdown);
+        Assert.DoesNotContain("does not recognise emotion in real speech", markdown);
+        Assert.Contains("does not recognise emotion in real speech", string.Join(" ", (card with { Synthetic = true }).Limits()));
         string json = File.ReadAllText(Path.Combine(_dir, "protocol", "report.json"));
         Assert.Contains("\"pooled\"", json);
         Assert.Contains("\"build\": \"commit test-build\"", json);   // results name the code that produced them
@@ -182,6 +199,11 @@ public sealed class ExperimentRunnerTests : IDisposable
                 var q = Checkpoint.Load(Path.Combine(_dir, dirB, $"fold{f}", file)).Parameters;
                 foreach (var (name, values) in p) Assert.Equal(values, q[name]);   // bit-identical weights
             }
-        Assert.Equal(File.ReadAllBytes(Path.Combine(_dir, dirA, "model.ser")).Length, File.ReadAllBytes(Path.Combine(_dir, dirB, "model.ser")).Length);
+        // model.ser: the same weights and temperature; its model card differs only in times (training seconds, creation)
+        var (ma, mb) = (Checkpoint.Load(Path.Combine(_dir, dirA, "model.ser")), Checkpoint.Load(Path.Combine(_dir, dirB, "model.ser")));
+        foreach (var (name, values) in ma.Parameters) Assert.Equal(values, mb.Parameters[name]);
+        Assert.Equal(ma.Temperature, mb.Temperature);
+        var (ca, cb) = (ModelCard.FromJson(ma.Metadata[ModelCard.MetadataKey])!, ModelCard.FromJson(mb.Metadata[ModelCard.MetadataKey])!);
+        Assert.Equal((ca with { TrainingSeconds = 0, CreatedUtc = "" }).ToJson(), (cb with { TrainingSeconds = 0, CreatedUtc = "" }).ToJson());
     }
 }

@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using Ser.Engine.Checkpoints;
 using Ser.Engine.Data;
 using Ser.Engine.Experiments;
+using Ser.Engine.Inference;
 using Ser.Engine.Metrics;
 using Ser.Engine.Training;
 
@@ -129,6 +130,23 @@ public sealed class ProtocolTests : IDisposable
         }
         using (var chosen = Load(Path.Combine(foldDir, "best.ser"), settings))
             Assert.Equal(test.Evaluate(chosen, labels, TestContext.Current.CancellationToken).Confusion.ToJaggedCounts(), result.Test.ToJaggedCounts());
+        // Calibration: T is fitted on the validation speaker's posteriors of the chosen model only and stored in best.ser;
+        // the test speaker's reliability before (T = 1) and after is recomputed here.
+        using (var chosen = Load(Path.Combine(foldDir, "best.ser"), settings))
+        {
+            var selecting = validation.Evaluate(chosen, labels, TestContext.Current.CancellationToken);
+            var tested = test.Evaluate(chosen, labels, TestContext.Current.CancellationToken);
+            float temperature = Calibration.FitTemperature(selecting.Posteriors, validation.Labels());
+            Assert.True(settings.Calibrate);
+            Assert.Equal(temperature, Checkpoint.Load(Path.Combine(foldDir, "best.ser")).Temperature, 1e-6f * temperature);
+            Assert.NotEqual(Calibration.FitTemperature(tested.Posteriors, test.Labels()), temperature, 1e-3f * temperature);   // could tell the speakers apart
+            var calibration = result.Calibration!;
+            Assert.Equal(temperature, calibration.Temperature, 1e-6 * temperature);
+            var calibrated = tested.Posteriors.ToArray();
+            for (int u = 0; u < fold.Test.Length; u++) Calibration.ApplyTemperature(calibrated.AsSpan(u * labels.Count, labels.Count), temperature);
+            Assert.Equal(Reliability.Of(tested.Posteriors, test.Labels()).NllSum, calibration.Before.NllSum, 1e-6);
+            Assert.Equal(Reliability.Of(calibrated, test.Labels()).NllSum, calibration.After.NllSum, 1e-6);
+        }
         using (var reverse = Load(Path.Combine(foldDir, "best-reverse.ser"), settings))
             Assert.Equal(validation.Evaluate(reverse, labels, TestContext.Current.CancellationToken).Confusion.ToJaggedCounts(), result.Reverse.Test.ToJaggedCounts());
 

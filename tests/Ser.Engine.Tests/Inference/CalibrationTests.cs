@@ -1,4 +1,5 @@
 using Ser.Engine.Inference;
+using Ser.Engine.Metrics;
 
 namespace Ser.Engine.Tests.Inference;
 
@@ -23,6 +24,79 @@ public class CalibrationTests
         Assert.Equal(before, p);
         Assert.Throws<ArgumentOutOfRangeException>(() => Calibration.ApplyTemperature(p, 0f));
         Assert.Throws<ArgumentOutOfRangeException>(() => Calibration.ApplyTemperature(p, float.NaN));
+    }
+
+    /// <summary>
+    /// Utterances whose labels are drawn from softmax(z) but whose reported posteriors are softmax(z / t): a model that is
+    /// over-confident (t &lt; 1) or under-confident (t &gt; 1) by a known factor. [U, K] posteriors and [U] labels.
+    /// </summary>
+    static (float[] Posteriors, int[] Labels) Miscalibrated(int utterances, double t, int seed)
+    {
+        const int k = 4;
+        var rng = new Random(seed);
+        var posteriors = new float[utterances * k];
+        var labels = new int[utterances];
+        for (int u = 0; u < utterances; u++)
+        {
+            var z = Enumerable.Range(0, k).Select(_ => 1.5 * Normal(rng)).ToArray();
+            var truth = Softmax(z, 1);
+            double r = rng.NextDouble(), c = 0;
+            labels[u] = k - 1;
+            for (int j = 0; j < k; j++) if (r < (c += truth[j])) { labels[u] = j; break; }
+            Softmax(z, t).CopyTo(posteriors, u * k);
+        }
+        return (posteriors, labels);
+    }
+
+    static double Normal(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+
+    [Theory]
+    [InlineData(1 / 3.0)]   // over-confident: the fitted T should undo it (T ≈ 3)
+    [InlineData(2.0)]       // under-confident: T ≈ 0.5
+    public void A_fitted_temperature_undoes_a_known_miscalibration_and_helps_held_out_data(double t)
+    {
+        var (fitP, fitY) = Miscalibrated(4000, t, seed: 1);
+        var (heldP, heldY) = Miscalibrated(4000, t, seed: 2);
+        float fitted = Calibration.FitTemperature(fitP, fitY);
+        // 4000 draws pin the NLL minimum to within a few percent of 1/t (the sampling error of the fit).
+        Assert.True(Math.Abs(fitted * t - 1) < 0.1, $"fitted T = {fitted}, expected about {1 / t}");
+
+        var before = Reliability.Of(heldP, heldY);
+        var calibrated = heldP.ToArray();
+        for (int u = 0; u < heldY.Length; u++) Calibration.ApplyTemperature(calibrated.AsSpan(u * 4, 4), fitted);
+        var after = Reliability.Of(calibrated, heldY);
+        Assert.True(after.NegativeLogLikelihood < before.NegativeLogLikelihood - 0.01,
+            $"held-out NLL {before.NegativeLogLikelihood:F4} -> {after.NegativeLogLikelihood:F4}");
+        Assert.True(after.ExpectedCalibrationError < before.ExpectedCalibrationError / 2,
+            $"held-out ECE {before.ExpectedCalibrationError:F4} -> {after.ExpectedCalibrationError:F4}");
+        Assert.True(after.ExpectedCalibrationError < 0.03, $"calibrated ECE {after.ExpectedCalibrationError:F4}");
+    }
+
+    [Fact]
+    public void A_calibrated_model_keeps_t_near_one_and_no_data_gives_one()
+    {
+        var (p, y) = Miscalibrated(4000, 1, seed: 3);
+        float fitted = Calibration.FitTemperature(p, y);
+        Assert.True(Math.Abs(fitted - 1) < 0.1, $"fitted T = {fitted}");
+        Assert.Equal(1f, Calibration.FitTemperature([], []));
+    }
+
+    [Fact]
+    public void Reliability_computes_ece_and_nll_by_hand_and_pools_like_one_set()
+    {
+        // Three utterances: confidence 0.9 right, 0.9 wrong (same bin: accuracy 0.5, confidence 0.9), 0.5 right (alone).
+        float[] p = [0.9f, 0.1f, /**/ 0.9f, 0.1f, /**/ 0.5f, 0.5f];
+        int[] y = [0, 1, 0];
+        var r = Reliability.Of(p, y);
+        double expectedEce = 2.0 / 3 * Math.Abs(0.5 - 0.9) + 1.0 / 3 * Math.Abs(1 - 0.5);
+        Assert.Equal(expectedEce, r.ExpectedCalibrationError, 1e-6);
+        Assert.Equal(-(Math.Log(0.9) + Math.Log(0.1) + Math.Log(0.5)) / 3, r.NegativeLogLikelihood, 1e-6);
+        Assert.Equal(3, r.Total);
+
+        var first = Reliability.Of(p.AsSpan(0, 4), y.AsSpan(0, 2));
+        first.Add(Reliability.Of(p.AsSpan(4), y.AsSpan(2)));
+        Assert.Equal(r.ExpectedCalibrationError, first.ExpectedCalibrationError, 1e-12);
+        Assert.Equal(r.NegativeLogLikelihood, first.NegativeLogLikelihood, 1e-12);
     }
 
     static float[] Softmax(double[] z, double t)
