@@ -2,7 +2,7 @@ namespace Ser.Tool.Tests;
 
 /// <summary>
 /// The exit-code contract (README, "Commands"): 0 success, 2 when the command line does not parse (unknown verb or
-/// option, a value of the wrong type, a missing required option), 1 for bad input the command itself refuses (a
+/// option, a value of the wrong type or none, a missing required option), 1 for bad input the command itself refuses (a
 /// missing or corrupt file, an out-of-range value), each with a one-line message.
 /// </summary>
 [Collection(nameof(ConsoleCapture))]
@@ -19,7 +19,9 @@ public class CliTests
     [Theory]
     [InlineData("no-such-verb")]
     [InlineData("predict", "--no-such-option", "x.wav")]
-    [InlineData("predict", "x.wav")]                              // --model is required
+    [InlineData("export", "--out", "x.onnx")]                      // --model is required
+    [InlineData("train", "--epochs")]                              // a valued option given last, with no value
+    [InlineData("predict", "--model", "m.ser", "x.wav", "--threads")]
     [InlineData("predict", "--model", "m.ser", "--threads", "many", "x.wav")] // not an integer
     [InlineData("train", "--epochs", "many")]                      // not an integer
     public void A_command_line_that_does_not_parse_exits_2(params string[] args)

@@ -39,4 +39,17 @@ public class ConfusionMatrixTests
         Assert.Equal((1.0 + 0.5 + 1.0) / 3, a.UnweightedAccuracy, 12);
         Assert.Throws<ArgumentException>(() => a.Add(new ConfusionMatrix(["x", "y"])));
     }
+
+    [Fact]
+    public void Row_percentages_sum_to_100_and_a_class_with_no_utterances_is_a_row_of_zeros()
+    {
+        var m = new ConfusionMatrix(["a", "b", "c"]);
+        m.Add(0, 0, 3);
+        m.Add(0, 2, 1);
+        m.Add(2, 1, 2);                                   // class b has no utterances
+        var pct = m.RowPercent();
+        Assert.Equal([75.0, 0.0, 25.0], new[] { pct[0, 0], pct[0, 1], pct[0, 2] });
+        Assert.Equal([0.0, 0.0, 0.0], new[] { pct[1, 0], pct[1, 1], pct[1, 2] });   // not 0/0 = NaN
+        Assert.Equal([0.0, 100.0, 0.0], new[] { pct[2, 0], pct[2, 1], pct[2, 2] });
+    }
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using Ser.Engine.Tensors;
 using Ser.Native;
@@ -325,7 +326,9 @@ internal sealed unsafe partial class CudaBackend<T> : Backend<T>, IArenaDevice w
         if (_disposed) return;
         _disposed = true;
         _device.MakeCurrent();
-        try { _stream.Synchronize(); } catch (NativeException) { /* a failed stream still gets its resources freed */ }
+        // A failed wait means queued work failed (its results are wrong): free everything, then say so, not swallow it.
+        NativeException? failed = null;
+        try { _stream.Synchronize(); } catch (NativeException e) { failed = e; }
         DisposeConv();
         DisposeLstm();
         DisposeLoss();
@@ -336,6 +339,7 @@ internal sealed unsafe partial class CudaBackend<T> : Backend<T>, IArenaDevice w
         _cudnn.Dispose();
         _cublas.Dispose();
         if (_ownsDevice) _device.Dispose();
+        if (failed is not null) ExceptionDispatchInfo.Throw(failed);
     }
 }
 

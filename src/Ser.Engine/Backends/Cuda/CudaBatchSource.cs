@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Ser.Engine.Features;
 using Ser.Engine.Training;
 using Ser.Native;
@@ -234,11 +235,14 @@ public sealed unsafe class CudaBatchSource : IDisposable
         if (_disposed) return;
         _disposed = true;
         _device.MakeCurrent();
-        try { _device.Synchronize(); } catch (NativeException) { /* freeing anyway */ }
+        // A failed wait means queued work failed: free everything, then say so rather than swallow it.
+        NativeException? failed = null;
+        try { _device.Synchronize(); } catch (NativeException e) { failed = e; }
         _frontEnd.Dispose();
         _resident?.Dispose();
         _gather?.Dispose();
         _hostGather?.Dispose();
         _hostGatherDone.Dispose();
+        if (failed is not null) ExceptionDispatchInfo.Throw(failed);
     }
 }

@@ -75,20 +75,31 @@ internal sealed unsafe class CudaStaging : IDisposable
             CudaDriver.Check(CudaNative.cuMemcpyHtoDAsync_v2(dst, (byte*)_host.Value + at, (nuint)data.Length, _stream.Value));
             return;
         }
-        // The bulk buffer is refilled only once its previous copy has run (normally long done).
-        if (_bulkPending) _bulkDone.Synchronize();
-        if (_bulk is null || _bulk.Bytes < data.Length)
+        // The bulk buffer grows to the largest copy up to BulkLimit and stays (pinned memory is scarce: a one-off huge
+        // upload must not keep hundreds of MB pinned); larger copies go through it in BulkLimit chunks. It is refilled
+        // only once its previous copy has run (normally long done).
+        if (_bulk is null || (_bulk.Bytes < data.Length && _bulk.Bytes < BulkLimit))
         {
-            long size = Math.Max(data.Length, (_bulk?.Bytes ?? 0) * 2);
+            long size = Math.Min(BulkLimit, Math.Max(data.Length, (_bulk?.Bytes ?? 0) * 2));
+            if (_bulkPending) _bulkDone.Synchronize();
+            _bulkPending = false;
             _bulk?.Dispose();
             _bulk = null;
             _bulk = CudaHostMemory.Allocate(size);
         }
-        data.CopyTo(new Span<byte>((void*)_bulk.Value, data.Length));
-        CudaDriver.Check(CudaNative.cuMemcpyHtoDAsync_v2(dst, (void*)_bulk.Value, (nuint)data.Length, _stream.Value));
-        _bulkDone.Record(_stream);
-        _bulkPending = true;
+        for (int at = 0; at < data.Length; at += (int)_bulk.Bytes)
+        {
+            var chunk = data.Slice(at, (int)Math.Min(_bulk.Bytes, data.Length - at));
+            if (_bulkPending) _bulkDone.Synchronize();
+            chunk.CopyTo(new Span<byte>((void*)_bulk.Value, chunk.Length));
+            CudaDriver.Check(CudaNative.cuMemcpyHtoDAsync_v2(dst + (ulong)at, (void*)_bulk.Value, (nuint)chunk.Length, _stream.Value));
+            _bulkDone.Record(_stream);
+            _bulkPending = true;
+        }
     }
+
+    /// <summary>The most pinned bytes the bulk buffer keeps.</summary>
+    public const long BulkLimit = 16L << 20;
 
     /// <summary>Byte offset of a free, aligned range in the ring (moving to the next segment when needed).</summary>
     long Reserve(int bytes)
