@@ -97,7 +97,7 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Contains("NOTE: running folds 2 of 5", output);                // says that it is a subset
         Assert.Contains("fold 2 epoch  1/1", output);                          // the per-epoch log line (redirected output)
         Assert.Contains(output.Split('\n'), l => l.StartsWith("sertool train:") && l.Contains("run folder")); // logs are not wrapped at 80 columns
-        foreach (string f in new[] { "model.ser", "MODEL_CARD.md", "report.md", "report.json", "confusion.png", "learning-curves.png", "state.json",
+        foreach (string f in new[] { "model.ser", "MODEL_CARD.md", "report.md", "report.json", "confusion.png", "learning-curves.png", "reliability.png", "state.json",
                                      "fold2/best.ser", "fold2/last.ser" })
             Assert.True(File.Exists(Path.Combine(run, f)), $"{f} missing");
         Assert.Contains(output.Split('\n'), l => l.StartsWith("calibration: model T = ") && l.Contains("pooled test NLL"));

@@ -14,7 +14,7 @@ namespace Ser.Tool.Commands;
 /// `sertool train`: the paper's experiment (leave one session out, model chosen on the validation speaker's UA, scored on
 /// the test speaker). With no options: the embedded synthetic corpus at 2280 utterances, small preset, variable-length mode, fold 1 only
 /// (the quick start; --folds all runs the full protocol). Writes a run folder (default runs/&lt;yyyyMMdd-HHmmss&gt;):
-/// fold{k}/best.ser, fold{k}/last.ser, model.ser, MODEL_CARD.md, report.md, report.json, confusion.png, learning-curves.png, state.json.
+/// fold{k}/best.ser, fold{k}/last.ser, model.ser, MODEL_CARD.md, report.md, report.json, confusion.png, learning-curves.png, reliability.png, state.json.
 /// Ctrl-C stops between two batches with a resumable checkpoint; --resume continues (the newest run in runs/ when no
 /// --out is given). Options left out on --resume are taken from the run; options given must match it.
 /// </summary>
@@ -128,6 +128,8 @@ internal sealed class TrainCommand : ICommand
         string title = $"{report.Mode}-length, {report.Preset}, {(report.Folds.Count == foldCount ? "all folds pooled" : $"fold(s) {string.Join(",", settings.Folds)}")}";
         ExperimentPlots.SaveConfusion(report.Pooled, $"Test confusion (%): {title}", Path.Combine(outDir, "confusion.png"));
         ExperimentPlots.SaveLearningCurves(report.Folds, $"Learning curves: {title}", Path.Combine(outDir, "learning-curves.png"));
+        if (report.PooledCalibration is { } reliability)
+            ExperimentPlots.SaveReliability(reliability.Before, reliability.After, $"Reliability of test probabilities: {title}", Path.Combine(outDir, "reliability.png"));
 
         console.Write(ResultTables.Summary(report));
         console.Write(ResultTables.Confusion(report.Pooled, $"test confusion, {(report.Folds.Count > 1 ? "pooled over folds" : $"fold {report.Folds[0].Fold}")} (rows actual, % of row)"));
@@ -139,7 +141,7 @@ internal sealed class TrainCommand : ICommand
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"calibration: model T = {c.Temperature:0.###} (fitted on {chosen.ValidationSpeaker}); pooled test NLL {before.NegativeLogLikelihood:F3} -> {after.NegativeLogLikelihood:F3}, ECE {100 * before.ExpectedCalibrationError:F1}% -> {100 * after.ExpectedCalibrationError:F1}%"));
         }
-        console.WriteLine($"wrote {Path.Combine(outDir, ExperimentRunner.ModelFile)}, {Ser.Engine.Experiments.ModelCard.FileName}, report.md, report.json, confusion.png, learning-curves.png, fold*/best.ser, fold*/last.ser");
+        console.WriteLine($"wrote {Path.Combine(outDir, ExperimentRunner.ModelFile)}, {Ser.Engine.Experiments.ModelCard.FileName}, report.md, report.json, confusion.png, learning-curves.png{(report.PooledCalibration is null ? "" : ", reliability.png")}, fold*/best.ser, fold*/last.ser");
         console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done in {clock.Elapsed.TotalSeconds:F1} s (this session)"));
         return 0;
     }

@@ -4,7 +4,7 @@ using Ser.Engine.Metrics;
 
 namespace Ser.Tool.Plots;
 
-/// <summary>The pictures of an experiment: the confusion matrix and the learning curves.</summary>
+/// <summary>The pictures of an experiment: the confusion matrix, the learning curves and the reliability diagram.</summary>
 internal static class ExperimentPlots
 {
     /// <summary>Row-normalised confusion matrix (rows actual, columns predicted) with the percentage in each cell.</summary>
@@ -32,6 +32,44 @@ internal static class ExperimentPlots
         plot.XLabel("predicted");
         plot.YLabel("actual");
         plot.Title(title);
+        PlotFiles.SavePng(plot, path, 720, 600);
+    }
+
+    /// <summary>
+    /// Reliability diagram of the pooled test speakers: accuracy against mean confidence in each confidence bin, with T = 1
+    /// and with the fitted temperatures; a calibrated model lies on the diagonal. Marker area follows the bin's count.
+    /// </summary>
+    public static void SaveReliability(Reliability before, Reliability after, string title, string path)
+    {
+        var plot = new Plot();
+        var diagonal = plot.Add.Line(0, 0, 100, 100);
+        diagonal.Color = Colors.Gray;
+        diagonal.LinePattern = LinePattern.Dotted;
+        diagonal.LegendText = "perfect calibration";
+        var palette = new ScottPlot.Palettes.Category10();
+        foreach (var (r, name, i) in new[] { (before, "T = 1", 0), (after, "calibrated", 1) })
+        {
+            var bins = Enumerable.Range(0, Reliability.BinCount).Where(b => r.Counts[b] > 0).ToArray();
+            if (bins.Length == 0) continue;
+            double[] confidence = bins.Select(b => 100 * r.ConfidenceSums[b] / r.Counts[b]).ToArray();
+            double[] accuracy = bins.Select(b => 100.0 * r.Correct[b] / r.Counts[b]).ToArray();
+            var line = plot.Add.Scatter(confidence, accuracy);
+            line.Color = palette.GetColor(i);
+            line.MarkerSize = 0;
+            line.LegendText = $"{name}: ECE {100 * r.ExpectedCalibrationError:F1}%, NLL {r.NegativeLogLikelihood:F3}";
+            long most = bins.Max(b => r.Counts[b]);
+            foreach (int b in bins)
+            {
+                var dot = plot.Add.Marker(100 * r.ConfidenceSums[b] / r.Counts[b], 100.0 * r.Correct[b] / r.Counts[b]);
+                dot.Color = palette.GetColor(i);
+                dot.Size = (float)(5 + 15 * Math.Sqrt((double)r.Counts[b] / most));
+            }
+        }
+        plot.Axes.SetLimits(0, 100, 0, 100);
+        plot.XLabel("mean confidence in bin (%)");
+        plot.YLabel("accuracy in bin (%)");
+        plot.Title(title);
+        plot.ShowLegend(Alignment.UpperLeft);
         PlotFiles.SavePng(plot, path, 720, 600);
     }
 
