@@ -81,24 +81,6 @@ public class CalibrationTests
         Assert.Equal(1f, Calibration.FitTemperature([], []));
     }
 
-    [Fact]
-    public void Reliability_computes_ece_and_nll_by_hand_and_pools_like_one_set()
-    {
-        // Three utterances: confidence 0.9 right, 0.9 wrong (same bin: accuracy 0.5, confidence 0.9), 0.5 right (alone).
-        float[] p = [0.9f, 0.1f, /**/ 0.9f, 0.1f, /**/ 0.5f, 0.5f];
-        int[] y = [0, 1, 0];
-        var r = Reliability.Of(p, y);
-        double expectedEce = 2.0 / 3 * Math.Abs(0.5 - 0.9) + 1.0 / 3 * Math.Abs(1 - 0.5);
-        Assert.Equal(expectedEce, r.ExpectedCalibrationError, 1e-6);
-        Assert.Equal(-(Math.Log(0.9) + Math.Log(0.1) + Math.Log(0.5)) / 3, r.NegativeLogLikelihood, 1e-6);
-        Assert.Equal(3, r.Total);
-
-        var first = Reliability.Of(p.AsSpan(0, 4), y.AsSpan(0, 2));
-        first.Add(Reliability.Of(p.AsSpan(4), y.AsSpan(2)));
-        Assert.Equal(r.ExpectedCalibrationError, first.ExpectedCalibrationError, 1e-12);
-        Assert.Equal(r.NegativeLogLikelihood, first.NegativeLogLikelihood, 1e-12);
-    }
-
     static float[] Softmax(double[] z, double t)
     {
         var e = z.Select(v => Math.Exp(v / t)).ToArray();
