@@ -25,7 +25,11 @@ public sealed class PackageFixture : IDisposable
     /// <summary>A random-weight model (temperature 1.7) and a synthetic utterance, for the predictions.</summary>
     public string Model => Path.Combine(Dir, "model.ser");
     public string Wav => Path.Combine(Dir, "utterance.wav");
+    /// <summary>Waiting for (or making) artifacts/libser, then the pack itself: printed by the tests, for the README.</summary>
+    public TimeSpan LibSerTime { get; }
     public TimeSpan PackTime { get; }
+
+    public static void Log(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
 
     public PackageFixture()
     {
@@ -40,8 +44,10 @@ public sealed class PackageFixture : IDisposable
 
         string copy = Path.Combine(Dir, "repo");
         CopySources(root, copy);
-        string libser = LibSer.Directory;   // published by whichever test process got there first
         var clock = Stopwatch.StartNew();
+        string libser = LibSer.Directory;   // published by whichever test process got there first
+        LibSerTime = clock.Elapsed;
+        clock.Restart();
         Run(copy, "dotnet", ["pack", "-c", "Release", "-o", Feed, $"-p:VersionSuffix={suffix}", $"-p:LibSerDir={libser}/", "-nologo"]);
         PackTime = clock.Elapsed;
 

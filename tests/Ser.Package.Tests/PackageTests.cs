@@ -12,7 +12,7 @@ public sealed class PackageContentTests(PackageFixture pack)
     [Fact]
     public void The_root_pack_makes_the_library_its_bindings_and_the_tool_and_nothing_else()
     {
-        TestContext.Current.TestOutputHelper?.WriteLine($"dotnet pack -c Release at the root of a copy: {pack.PackTime.TotalSeconds:F0} s");
+        PackageFixture.Log($"libser.so ready after {pack.LibSerTime.TotalSeconds:F0} s; dotnet pack -c Release at the root of a copy: {pack.PackTime.TotalSeconds:F0} s");
         string[] names = Directory.GetFiles(pack.Feed).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToArray();
         Assert.Equal([$"Ser.Engine.{pack.Version}.nupkg", $"Ser.Native.{pack.Version}.nupkg", $"sertool.{pack.Version}.nupkg"], names);
     }
@@ -65,14 +65,18 @@ public sealed class ToolInstallTests(PackageFixture pack)
     public void The_installed_tool_prints_the_packed_version_and_predicts()
     {
         string tools = Path.Combine(pack.Dir, "tools");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         pack.Run(pack.Dir, "dotnet", ["tool", "install", "--tool-path", tools, "--add-source", pack.Feed,
             "--configfile", pack.NuGetConfig, "--version", pack.Version, "sertool"], isolated: true);
         string sertool = Path.Combine(tools, "sertool");
+        PackageFixture.Log($"dotnet tool install: {clock.Elapsed.TotalSeconds:F1} s");
 
         string version = pack.Run(pack.Dir, sertool, ["--version"]).Trim();
         Assert.StartsWith($"sertool {pack.Version}", version);   // "+commit" may follow
 
+        clock.Restart();
         string json = pack.Run(pack.Dir, sertool, ["predict", "--model", pack.Model, pack.Wav, "--json"]);
+        PackageFixture.Log($"sertool predict: {clock.Elapsed.TotalSeconds:F1} s");
         var expected = Expected(pack);
         using var doc = JsonDocument.Parse(json);
         var result = Assert.Single(doc.RootElement.GetProperty("results").EnumerateArray());
@@ -125,7 +129,9 @@ public sealed class LibraryReferenceTests(PackageFixture pack)
             """);
 
         // pack.Dir/nuget.config (the fallback folder) is found by restore's upward search from the project.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         string output = pack.Run(app, "dotnet", ["run", "-c", "Release", "--", pack.Model, pack.Wav], isolated: true);
+        PackageFixture.Log($"dotnet run of the console app (restore, build, run): {clock.Elapsed.TotalSeconds:F1} s");
         var lines = output.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
         var expected = ToolInstallTests.Expected(pack);
