@@ -6,7 +6,8 @@ namespace Ser.Abi.Tests;
 /// <summary>
 /// libser.so for the tests: published once with the README's command into artifacts/libser, and published again only
 /// when a source file it is built from (src/Ser.Abi, src/Ser.Engine, src/Ser.Native, the props files) is newer. A fresh
-/// publish takes about a minute on the 2-core CI machine; a warm one is skipped. Any publish error (a trim/AOT warning
+/// publish takes about a minute on the 2-core CI machine; a warm one is skipped. Ser.Package.Tests compiles this file too
+/// and packs the same library; the lock file makes the two test processes publish once between them. Any publish error (a trim/AOT warning
 /// included: warnings are errors) fails the tests that need the library.
 /// </summary>
 internal static class LibSer
@@ -30,7 +31,7 @@ internal static class LibSer
         string dir = Path.Combine(RepoRoot, "artifacts", "libser");
         string lib = Path.Combine(dir, "libser.so");
         System.IO.Directory.CreateDirectory(dir);
-        using var guard = new FileStream(Path.Combine(RepoRoot, "artifacts", "libser.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        using var guard = Lock(Path.Combine(RepoRoot, "artifacts", "libser.lock"));
         if (File.Exists(lib) && File.GetLastWriteTimeUtc(lib) > NewestSource()) return dir;
         var psi = new ProcessStartInfo("dotnet", ["publish", Path.Combine(RepoRoot, "src", "Ser.Abi", "Ser.Abi.csproj"),
             "-c", "Release", "-r", "linux-x64", "-o", dir, "-nologo"])
@@ -46,6 +47,26 @@ internal static class LibSer
         if (code != 0 || !File.Exists(lib)) throw new InvalidOperationException($"dotnet publish src/Ser.Abi failed ({code}):\n{output}");
         File.SetLastWriteTimeUtc(lib, DateTime.UtcNow);
         return dir;
+    }
+
+    /// <summary>
+    /// Waits for the lock file: Ser.Package.Tests uses this library too, from another test process, and .NET's
+    /// FileShare.None lock on Unix fails at once instead of waiting.
+    /// </summary>
+    static FileStream Lock(string path)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(15);
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(500);
+            }
+        }
     }
 
     static DateTime NewestSource()

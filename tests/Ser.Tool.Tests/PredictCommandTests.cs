@@ -118,6 +118,27 @@ public sealed class PredictCommandTests : IDisposable
     }
 
     [Fact]
+    public void An_mp3_file_is_predicted_as_its_decoded_samples_are()
+    {
+        // The committed MP3 fixture (a 0.5 s 440 Hz tone, 22.05 kHz stereo, lame -b 64; no encoder on the CI machine), and
+        // the samples it decodes to, mixed to mono and written as a float WAV: sertool must give both one answer.
+        string mp3 = Path.Combine(AppContext.BaseDirectory, "Fixtures", "tone440-22k-stereo.mp3");
+        var decoded = WavReader.Read(mp3);
+        string wav = Path.Combine(_dir, "decoded.wav");
+        WavWriter.WriteMonoFloat32(wav, decoded.MixToMono(), decoded.SampleRate);
+
+        var (code, output, err) = Cli.Run("predict", "--model", _model, mp3, wav, "--json");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(output);
+        var r = doc.RootElement.GetProperty("results");
+        Assert.Equal(mp3, r[0].GetProperty("file").GetString());
+        Assert.InRange(r[0].GetProperty("seconds").GetDouble(), 0.45, 0.6);
+        Assert.Equal(r[1].GetProperty("label").GetString(), r[0].GetProperty("label").GetString());
+        foreach (var p in r[1].GetProperty("probabilities").EnumerateObject())
+            Assert.Equal(p.Value.GetDouble(), r[0].GetProperty("probabilities").GetProperty(p.Name).GetDouble(), 1e-6);
+    }
+
+    [Fact]
     public void A_missing_model_is_exit_1()
     {
         var (code, _, err) = Cli.Run("predict", "--model", Path.Combine(_dir, "none.ser"), "x.wav");

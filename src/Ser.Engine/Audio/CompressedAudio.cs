@@ -13,12 +13,21 @@ static class CompressedAudio
     internal enum Kind { Other, Mp3, OggVorbis }
 
     /// <summary>
-    /// Most decoded samples per input byte. MP3: a frame is at least 24 bytes (MPEG-2.5 Layer III, 8 kbit/s at 8 kHz
-    /// is 72) and decodes to at most 1152 samples per channel, 2 channels: under 100 per byte. Vorbis: an audio packet
-    /// is at least one byte and decodes to at most blocksize/2 = 4096 frames of up to 255 channels; real files are far
-    /// below, so a file that expands past this is refused as a decompression bomb rather than filling memory.
+    /// Most decoded frames (samples per channel) per input byte of MP3: an MPEG audio frame decodes to at most 1152 samples
+    /// per channel (Layers II and MPEG-1 III; Layer I 384, MPEG-2/2.5 Layer III 576) and takes at least 4 bytes, its
+    /// header. With the bitrate table the smallest frame is 24 bytes (MPEG-2 Layer III, 8 kbit/s at 24 kHz: 576 samples,
+    /// 24 per byte), but NLayer also accepts free-format frames (bitrate index 0) and sizes them from the side
+    /// information, which Layer II does not have: such a frame can be its bare 4-byte header. So 1152 / 4 = 288 per
+    /// channel, at most 576 samples per byte (MP3 has at most 2 channels). A file that decodes past it is refused.
     /// </summary>
-    const long MaxSamplesPerByte = 4096;
+    const long Mp3FramesPerByte = 1152 / 4;
+
+    /// <summary>
+    /// The same bound for Ogg Vorbis: an audio packet returns prev/4 + cur/4 frames of its window overlap, at most 4096 for
+    /// the largest blocksize, 8192; and every packet, even an empty one, costs at least one byte, its lacing value in
+    /// its page's segment table (Ogg pages add 27 header bytes per 255 lacing values on top). So 4096 per channel.
+    /// </summary>
+    const long VorbisFramesPerByte = 8192 / 2;
 
     /// <summary>The format from the first bytes: "OggS", an ID3v2 tag, or an MPEG audio frame sync (11 set bits).</summary>
     internal static Kind Sniff(Stream stream)
@@ -39,7 +48,7 @@ static class CompressedAudio
     internal static WavData ReadMp3(Stream stream, string name)
     {
         long bytes = stream.Length - stream.Position;
-        return Decode(name, "MP3", bytes, () =>
+        return Decode(name, "MP3", bytes, Mp3FramesPerByte, () =>
         {
             var mp3 = new MpegFile(stream);
             return (mp3.SampleRate, mp3.Channels, (buf) => mp3.ReadSamples(buf, 0, buf.Length), mp3);
@@ -49,14 +58,14 @@ static class CompressedAudio
     internal static WavData ReadOgg(Stream stream, string name)
     {
         long bytes = stream.Length - stream.Position;
-        return Decode(name, "Ogg Vorbis", bytes, () =>
+        return Decode(name, "Ogg Vorbis", bytes, VorbisFramesPerByte, () =>
         {
             var ogg = new VorbisReader(stream, closeOnDispose: false);
             return (ogg.SampleRate, ogg.Channels, (buf) => ogg.ReadSamples(buf, 0, buf.Length), ogg);
         });
     }
 
-    static WavData Decode(string name, string format, long bytes,
+    static WavData Decode(string name, string format, long bytes, long framesPerByte,
         Func<(int Rate, int Channels, Func<float[], int> Read, IDisposable Owner)> open)
     {
         try
@@ -68,7 +77,8 @@ static class CompressedAudio
                     throw new AudioFormatException(name, $"{format}: absurd channel count {channels}");
                 if (rate < WavReader.MinSampleRate || rate > WavReader.MaxSampleRate)
                     throw new AudioFormatException(name, $"{format}: sample rate {rate} Hz is outside {WavReader.MinSampleRate}..{WavReader.MaxSampleRate} Hz");
-                long limit = Math.Min(Array.MaxLength, bytes * MaxSamplesPerByte);
+                // No overflow: bytes is capped first, and Array.MaxLength * 4096 * 256 < 2^51.
+                long limit = Math.Min(Array.MaxLength, Math.Min(bytes, Array.MaxLength) * framesPerByte * channels);
                 var buffer = new float[4096 * channels];   // [frames, channels], whole frames per read
                 var all = new List<float>();
                 int n;
