@@ -52,4 +52,18 @@ public class ConfusionMatrixTests
         Assert.Equal([0.0, 0.0, 0.0], new[] { pct[1, 0], pct[1, 1], pct[1, 2] });   // not 0/0 = NaN
         Assert.Equal([0.0, 100.0, 0.0], new[] { pct[2, 0], pct[2, 1], pct[2, 2] });
     }
+
+    [Fact]
+    public void Out_of_range_classes_negative_counts_and_no_classes_are_refused_and_an_empty_matrix_scores_nan()
+    {
+        var m = new ConfusionMatrix(["a", "b"]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => m.Add(2, 0));   // == class count: one past the end
+        Assert.Throws<ArgumentOutOfRangeException>(() => m.Add(0, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => m.Add(-1, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => m.Add(0, 0, -1));
+        Assert.Throws<ArgumentException>(() => new ConfusionMatrix([]));
+        Assert.Equal(0, m.Total);
+        Assert.True(double.IsNaN(m.UnweightedAccuracy));
+        Assert.True(double.IsNaN(m.WeightedAccuracy));
+    }
 }
