@@ -58,15 +58,22 @@ public class CpuOpsTests
     }
 
     [Theory]
-    [InlineData(2, 5, 4, 3, 7, 1)]    // even KT, Cout not a multiple of 4, F narrower than a micro-tile
-    [InlineData(1, 4, 3, 4, 30, 2)]   // even KF, F spanning two micro-tiles
-    [InlineData(3, 2, 5, 5, 9, 2)]
-    public void Conv_matches_naive_and_finite_differences(int cin, int cout, int kt, int kf, int f, int threads)
+    [InlineData(2, 5, 4, 3, 7, 1, SimdPath.Scalar)]    // even KT, Cout not a multiple of 4, F narrower than a micro-tile
+    [InlineData(2, 5, 4, 3, 7, 1, SimdPath.Vector256)]
+    [InlineData(2, 5, 4, 3, 7, 1, SimdPath.Vector512)]
+    [InlineData(1, 4, 3, 4, 30, 2, SimdPath.Scalar)]   // even KF, F spanning two micro-tiles
+    [InlineData(1, 4, 3, 4, 30, 2, SimdPath.Vector256)]
+    [InlineData(1, 4, 3, 4, 30, 2, SimdPath.Vector512)]
+    [InlineData(3, 2, 5, 5, 9, 2, SimdPath.Scalar)]
+    [InlineData(3, 2, 5, 5, 9, 2, SimdPath.Vector256)]
+    [InlineData(3, 2, 5, 5, 9, 2, SimdPath.Vector512)]
+    public void Conv_matches_naive_and_finite_differences(int cin, int cout, int kt, int kf, int f, int threads, SimdPath path)
     {
+        SimdPaths.Require(path);
         int b = 3, t = 7;
         int[] lengths = [7, 1, 4];
         var r = new Random(cin * 100 + kf);
-        using var be = new CpuBackend<double>(threads);
+        using var be = new CpuBackend<double>(threads, path);
         using var s = new TensorScope<double>(be);
         var desc = new ConvDesc(cin, cout, kt, kf, f);
         var x = Masked(Rand.Uniform(r, b * cin * t * f), b, cin, t, f, lengths);
@@ -146,14 +153,16 @@ public class CpuOpsTests
         Assert.Contains(garbage.Select((v, i) => (v, i)), p => p.v != 0 && !double.IsNaN(p.v) && y[p.i] == 0); // the mask had work to do
     }
 
-    [Fact]
-    public void Mask_in_float_zeroes_the_padding_of_a_garbage_buffer()
+    [Theory]
+    [MemberData(nameof(SimdPaths.All), MemberType = typeof(SimdPaths))]
+    public void Mask_in_float_zeroes_the_padding_of_a_garbage_buffer(SimdPath path)
     {
+        SimdPaths.Require(path);
         int b = 2, c = 2, t = 11, f = 37; // F not a multiple of the vector width
         int[] lengths = [3, 11];
         var garbage = Rand.UniformF(new Random(3), b * c * t * f, -5, 5);
         garbage[((0 * c + 1) * t + 3) * f] = float.NaN; // first padded element of (0, 1)
-        using var be = new CpuBackend<float>(2);
+        using var be = new CpuBackend<float>(2, path);
         using var s = new TensorScope<float>(be);
         var x = s.From(new Shape(b, c, t, f), garbage);
         be.Mask(x, lengths);
@@ -168,14 +177,19 @@ public class CpuOpsTests
     }
 
     [Theory]
-    [InlineData(8, 6)]
-    [InlineData(7, 5)]   // odd T and F: ceil mode
-    public void Pool_matches_naive_and_finite_differences(int t, int f)
+    [InlineData(8, 6, SimdPath.Scalar)]
+    [InlineData(8, 6, SimdPath.Vector256)]
+    [InlineData(8, 6, SimdPath.Vector512)]
+    [InlineData(7, 5, SimdPath.Scalar)]   // odd T and F: ceil mode
+    [InlineData(7, 5, SimdPath.Vector256)]
+    [InlineData(7, 5, SimdPath.Vector512)]
+    public void Pool_matches_naive_and_finite_differences(int t, int f, SimdPath path)
     {
+        SimdPaths.Require(path);
         int b = 3, c = 2;
         int[] lengths = [t, 1, t - 2 | 1];
         var r = new Random(t * f);
-        using var be = new CpuBackend<double>(2);
+        using var be = new CpuBackend<double>(2, path);
         using var s = new TensorScope<double>(be);
         var x = Masked(Rand.Uniform(r, b * c * t * f), b, c, t, f, lengths);
         var xs = new Shape(b, c, t, f); var ys = new Shape(b, c, (t + 1) / 2, (f + 1) / 2);
@@ -212,14 +226,19 @@ public class CpuOpsTests
 
     /// <summary>The float path (vectorised for 16 bins at a time) on data full of ties: values from {0, 1, 2}.</summary>
     [Theory]
-    [InlineData(9, 37)]
-    [InlineData(6, 64)]
-    public void Pool_float_path_routes_to_the_first_maximum(int t, int f)
+    [InlineData(9, 37, SimdPath.Scalar)]
+    [InlineData(9, 37, SimdPath.Vector256)]
+    [InlineData(9, 37, SimdPath.Vector512)]
+    [InlineData(6, 64, SimdPath.Scalar)]
+    [InlineData(6, 64, SimdPath.Vector256)]
+    [InlineData(6, 64, SimdPath.Vector512)]
+    public void Pool_float_path_routes_to_the_first_maximum(int t, int f, SimdPath path)
     {
+        SimdPaths.Require(path);
         int b = 2, c = 3;
         int[] lengths = [t, t - 2 | 1];
         var r = new Random(f);
-        using var be = new CpuBackend<float>(2);
+        using var be = new CpuBackend<float>(2, path);
         using var s = new TensorScope<float>(be);
         var x = Enumerable.Range(0, b * c * t * f).Select(_ => (float)r.Next(3)).ToArray();
         int to = (t + 1) / 2, fo = (f + 1) / 2;
@@ -255,14 +274,19 @@ public class CpuOpsTests
     }
 
     [Theory]
-    [InlineData(5, 3, 1)]
-    [InlineData(12, 9, 2)]
-    public void Lstm_matches_naive_and_finite_differences(int inputs, int hidden, int threads)
+    [InlineData(5, 3, 1, SimdPath.Scalar)]
+    [InlineData(5, 3, 1, SimdPath.Vector256)]
+    [InlineData(5, 3, 1, SimdPath.Vector512)]
+    [InlineData(12, 9, 2, SimdPath.Scalar)]
+    [InlineData(12, 9, 2, SimdPath.Vector256)]
+    [InlineData(12, 9, 2, SimdPath.Vector512)]
+    public void Lstm_matches_naive_and_finite_differences(int inputs, int hidden, int threads, SimdPath path)
     {
+        SimdPaths.Require(path);
         int b = 3, t = 5;
         int[] lengths = [5, 1, 3];
         var r = new Random(inputs * hidden);
-        using var be = new CpuBackend<double>(threads);
+        using var be = new CpuBackend<double>(threads, path);
         using var s = new TensorScope<double>(be);
         var desc = new LstmDesc(inputs, hidden);
         var xs = new Shape(b, t, inputs);
@@ -308,12 +332,14 @@ public class CpuOpsTests
         }
     }
 
-    [Fact]
-    public void Dense_relu_dropout_and_loss_match_finite_differences()
+    [Theory]
+    [MemberData(nameof(SimdPaths.All), MemberType = typeof(SimdPaths))]
+    public void Dense_relu_dropout_and_loss_match_finite_differences(SimdPath path)
     {
+        SimdPaths.Require(path);
         int b = 4, nin = 7, nout = 5;
         var r = new Random(3);
-        using var be = new CpuBackend<double>(2);
+        using var be = new CpuBackend<double>(2, path);
         using var s = new TensorScope<double>(be);
         var x = Rand.Uniform(r, b * nin); var w = Rand.Uniform(r, nout * nin); var bias = Rand.Uniform(r, nout);
         var xt = s.New(new Shape(b, nin)); var wt = s.New(new Shape(nout, nin)); var bt = s.New(new Shape(nout));
