@@ -10,7 +10,8 @@ namespace Ser.Engine.Backends.Cpu;
 // zero-haloed "slab" [C, rows + KT - 1, Wp] (rows outside [0, V_b) and columns outside [0, F) are zeros, never read
 // from the tensor), and a 4 (channels) x 3-vector (bins: 48 with Vector512, 24 with Vector256, 3 scalar) register
 // micro-kernel walks K = C*KT*KF reading the slab at shifted offsets. The kernels are written once, generic over the
-// vector width (IVectorOps); the Vector512 path finishes a row's last <= 24 bins with the Vector256 kernel. So no work is spent on padded frames, and no im2col matrix is built. Padded frames of y and dx are not
+// vector width (IVectorOps); the Vector512 path has 32 registers, so its micro-kernel covers 8 channels (24
+// accumulators: half the loads per FMA), and it finishes a row's last <= 24 bins with the same kernel at Vector256. So no work is spent on padded frames, and no im2col matrix is built. Padded frames of y and dx are not
 // written (the mask layer zeroes y's; dx's are never read).
 //   forward:         y  = conv(x, W) + b  (b seeds the accumulators)  pads (pT, pF)
 //   backward data:   dx = conv(dy, W')  W'[ci,co,kt,kf] = W[co,ci,KT-1-kt,KF-1-kf]   pads (KT-1-pT, KF-1-pF)
@@ -25,13 +26,14 @@ internal sealed unsafe partial class CpuBackend<T>
     /// <summary>Tile sizes and slab geometry of one convolution; depends on the layer only, never on the batch.</summary>
     readonly struct ConvGeometry
     {
-        public readonly int Lanes, Cin, Cout, KT, KF, F, PadT, PadF, K, Wp, Fp, CoutPad, RowsFwd, RowsBwd, RowsFilter, ChunkRows;
+        public readonly int Lanes, Mr, Cin, Cout, KT, KF, F, PadT, PadF, K, Wp, Fp, CoutPad, RowsFwd, RowsBwd, RowsFilter, ChunkRows;
 
         /// <param name="lanes">The path's vector width in elements (Fp and Wp depend on it).</param>
-        public ConvGeometry(in ConvDesc d, int lanes)
+        /// <param name="mr">Output channels per direct micro-tile (4 or 8; a multiple of the filter kernel's 4).</param>
+        public ConvGeometry(in ConvDesc d, int lanes, int mr)
         {
-            int mr = CpuGemm<T>.MR, nr = 3 * lanes;
-            Lanes = lanes;
+            int nr = 3 * lanes;
+            Lanes = lanes; Mr = mr;
             Cin = d.InChannels; Cout = d.OutChannels; KT = d.KernelT; KF = d.KernelF; F = d.Bins;
             PadT = d.PadT; PadF = d.PadF; K = d.PatchSize;
             Fp = RoundUp(F, lanes);
@@ -54,10 +56,13 @@ internal sealed unsafe partial class CpuBackend<T>
         public long SlabFilter => (long)Cin * (RowsFilter + KT - 1) * Wp + (long)CoutPad * RowsFilter * Fp;
         public long PackedBias => RoundUp(CoutPad, 16);
         public long Packed => PackedWeights + PackedBias;
-        public long PerWorker => RoundUp(Math.Max(SlabFwd, Math.Max(SlabBwd, SlabFilter)) + CpuGemm<T>.MR * 3 * Lanes, 16);
-        // forward packs [CoutPad, Cin*KT*KF], backward data [CinPad, Cout*KT*KF]
-        public long PackedWeights => RoundUp(Math.Max((long)CoutPad * Cin, (long)RoundUp(Cin, CpuGemm<T>.MR) * Cout) * KT * KF, 16);
+        public long PerWorker => RoundUp(Math.Max(SlabFwd, Math.Max(SlabBwd, SlabFilter)) + Mr * 3 * Lanes, 16);
+        // forward packs [CoutPad, Cin*KT*KF], backward data [CinPad, Cout*KT*KF] (pads: multiples of Mr)
+        public long PackedWeights => RoundUp(Math.Max((long)CoutPad * Cin, (long)RoundUp(Cin, Mr) * Cout) * KT * KF, 16);
     }
+
+    /// <summary>Output channels per direct-convolution micro-tile: 8 where there are 32 vector registers (AVX-512).</summary>
+    int DirectRows => _simd == SimdPath.Vector512 ? 8 : 4;
 
     int Lanes => _simd switch { SimdPath.Vector512 => Vector512<T>.Count, SimdPath.Vector256 => Vector256<T>.Count, _ => 1 };
 
@@ -66,7 +71,7 @@ internal sealed unsafe partial class CpuBackend<T>
 
     protected override long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows)
     {
-        var g = new ConvGeometry(desc, Lanes);
+        var g = new ConvGeometry(desc, Lanes, DirectRows);
         // sum_b ceil(V_b / chunk) <= min(B ceil(T / chunk), (sum_b V_b + B (chunk - 1)) / chunk)
         long chunks = Math.Min((long)maxBatch * ((maxFrames + g.ChunkRows - 1) / g.ChunkRows),
                                (maxRows + (long)maxBatch * (g.ChunkRows - 1)) / g.ChunkRows);
@@ -82,7 +87,7 @@ internal sealed unsafe partial class CpuBackend<T>
     // ---- the direct-convolution pass shared by forward and backward-data -------------------------------------------
 
     T* _dSrc, _dDst, _dPacked, _dBias, _dWork;
-    int _dCs, _dCd, _dT, _dF, _dKT, _dKF, _dPadT, _dPadF, _dRows, _dWp, _dBatch;
+    int _dMr, _dCs, _dCd, _dT, _dF, _dKT, _dKF, _dPadT, _dPadF, _dRows, _dWp, _dBatch;
     long _dPerWorker;
     int[] _tileStart = new int[65]; // [B + 1] prefix sums of work items per sample
     Action<int, int>? _directBody;
@@ -91,7 +96,7 @@ internal sealed unsafe partial class CpuBackend<T>
         int padF, int rows, T* work, ReadOnlySpan<int> lengths)
     {
         _dSrc = src; _dDst = dst; _dPacked = packed; _dBias = bias; _dWork = work;
-        _dCs = srcChannels; _dCd = dstChannels; _dT = frames; _dF = g.F; _dKT = g.KT; _dKF = g.KF;
+        _dMr = g.Mr; _dCs = srcChannels; _dCd = dstChannels; _dT = frames; _dF = g.F; _dKT = g.KT; _dKF = g.KF;
         _dPadT = padT; _dPadF = padF; _dRows = rows; _dWp = g.Wp; _dPerWorker = g.PerWorker; _dBatch = lengths.Length;
         Park(lengths);
         int items = PrefixItems(lengths, rows);
@@ -146,7 +151,7 @@ internal sealed unsafe partial class CpuBackend<T>
         T* tmp = slab + (long)cs * slabRows * wp;
         FillSlab(_dSrc + b * cs * plane, cs, plane, f, valid, r0 - _dPadT, slabRows, wp, _dPadF, slab);
 
-        int mr = CpuGemm<T>.MR, nr = 3 * S.Lanes, halfNr = 3 * Vector256<T>.Count, k = cs * kt * kf;
+        int mr = _dMr, nr = 3 * S.Lanes, halfNr = 3 * Vector256<T>.Count, k = cs * kt * kf;
         var shape = new DirectShape(channelStride: (long)slabRows * wp, wp, cs, kt, kf, plane);
         T* dstB = _dDst + b * cd * plane;
         for (int t = r0; t < r1; t++)
@@ -158,12 +163,12 @@ internal sealed unsafe partial class CpuBackend<T>
             T* src = slab + (long)(t - r0) * wp;
             T* c = dstB + cb * plane + (long)t * f;
             int n = 0;
-            for (; n + nr <= f; n += nr) DirectTile<S, TV>(shape, src + n, pa, bias, c + n, rowsOut, nr, tmp);
+            for (; n + nr <= f; n += nr) DirectTile<S, TV>(shape, src + n, pa, bias, c + n, mr, rowsOut, nr, tmp);
             if (n == f) continue;
             if (typeof(TV) == typeof(Vector512<T>) && f - n <= halfNr)
-                DirectTile<V256<T>, Vector256<T>>(shape, src + n, pa, bias, c + n, rowsOut, f - n, tmp);
+                DirectTile<V256<T>, Vector256<T>>(shape, src + n, pa, bias, c + n, mr, rowsOut, f - n, tmp);
             else
-                DirectTile<S, TV>(shape, src + n, pa, bias, c + n, rowsOut, f - n, tmp);
+                DirectTile<S, TV>(shape, src + n, pa, bias, c + n, mr, rowsOut, f - n, tmp);
         }
     }
 
@@ -174,19 +179,19 @@ internal sealed unsafe partial class CpuBackend<T>
         public readonly int Wp = wp, Cs = cs, KT = kt, KF = kf;
     }
 
-    /// <summary>Output rows [0, rowsOut) x columns [0, cols) of one micro-tile: straight into c when it is a full tile,
-    /// else through tmp [MR, NR].</summary>
+    /// <summary>Output rows [0, rowsOut) x columns [0, cols) of one mr-row micro-tile: straight into c when it is a full
+    /// tile, else through tmp [mr, NR].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void DirectTile<S, TV>(in DirectShape d, T* src, T* pa, T* bias, T* c, int rowsOut, int cols, T* tmp)
+    static void DirectTile<S, TV>(in DirectShape d, T* src, T* pa, T* bias, T* c, int mr, int rowsOut, int cols, T* tmp)
         where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
         int nr = 3 * S.Lanes;
-        if (rowsOut == CpuGemm<T>.MR && cols == nr)
-        {
-            DirectKernel<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, c, d.Plane);
-            return;
-        }
-        DirectKernel<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, tmp, nr);
+        bool full = rowsOut == mr && cols == nr;
+        T* dst = full ? c : tmp;
+        long ld = full ? d.Plane : nr;
+        if (mr == 8) DirectKernel8<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, dst, ld);
+        else DirectKernel<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, dst, ld);
+        if (full) return;
         for (int r = 0; r < rowsOut; r++)
             new Span<T>(tmp + r * nr, cols).CopyTo(new Span<T>(c + r * d.Plane, cols));
     }
@@ -253,17 +258,73 @@ internal sealed unsafe partial class CpuBackend<T>
         CpuGemm<T>.Store<S, TV>(c + 3 * ldc, c30, c31, c32, accumulate: false);
     }
 
+    /// <summary>
+    /// The 8-channel micro-kernel: c[r, 0..NR) = bias[r] + sum over (ci, kt, kf) of pa[k][r] * src[ci][kt][kf + 0..NR)
+    /// for r in 0..8; 24 accumulators + 3 slab vectors + 1 broadcast fit AVX-512's 32 registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void DirectKernel8<S, TV>(T* src, long channelStride, int wp, int cs, int kt, int kf, T* pa, T* bias, T* c, long ldc)
+        where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        int L = S.Lanes;
+        TV c00 = bias != null ? S.Splat(bias[0]) : S.Zero, c01 = c00, c02 = c00;
+        TV c10 = bias != null ? S.Splat(bias[1]) : S.Zero, c11 = c10, c12 = c10;
+        TV c20 = bias != null ? S.Splat(bias[2]) : S.Zero, c21 = c20, c22 = c20;
+        TV c30 = bias != null ? S.Splat(bias[3]) : S.Zero, c31 = c30, c32 = c30;
+        TV c40 = bias != null ? S.Splat(bias[4]) : S.Zero, c41 = c40, c42 = c40;
+        TV c50 = bias != null ? S.Splat(bias[5]) : S.Zero, c51 = c50, c52 = c50;
+        TV c60 = bias != null ? S.Splat(bias[6]) : S.Zero, c61 = c60, c62 = c60;
+        TV c70 = bias != null ? S.Splat(bias[7]) : S.Zero, c71 = c70, c72 = c70;
+        for (int ci = 0; ci < cs; ci++)
+        {
+            T* rowC = src + ci * channelStride;
+            for (int r = 0; r < kt; r++)
+            {
+                T* row = rowC + r * wp;
+                for (int q = 0; q < kf; q++)
+                {
+                    TV b0 = S.Load(row + q), b1 = S.Load(row + q + L), b2 = S.Load(row + q + 2 * L);
+                    var a = S.Splat(pa[0]);
+                    c00 = S.MulAdd(a, b0, c00); c01 = S.MulAdd(a, b1, c01); c02 = S.MulAdd(a, b2, c02);
+                    a = S.Splat(pa[1]);
+                    c10 = S.MulAdd(a, b0, c10); c11 = S.MulAdd(a, b1, c11); c12 = S.MulAdd(a, b2, c12);
+                    a = S.Splat(pa[2]);
+                    c20 = S.MulAdd(a, b0, c20); c21 = S.MulAdd(a, b1, c21); c22 = S.MulAdd(a, b2, c22);
+                    a = S.Splat(pa[3]);
+                    c30 = S.MulAdd(a, b0, c30); c31 = S.MulAdd(a, b1, c31); c32 = S.MulAdd(a, b2, c32);
+                    a = S.Splat(pa[4]);
+                    c40 = S.MulAdd(a, b0, c40); c41 = S.MulAdd(a, b1, c41); c42 = S.MulAdd(a, b2, c42);
+                    a = S.Splat(pa[5]);
+                    c50 = S.MulAdd(a, b0, c50); c51 = S.MulAdd(a, b1, c51); c52 = S.MulAdd(a, b2, c52);
+                    a = S.Splat(pa[6]);
+                    c60 = S.MulAdd(a, b0, c60); c61 = S.MulAdd(a, b1, c61); c62 = S.MulAdd(a, b2, c62);
+                    a = S.Splat(pa[7]);
+                    c70 = S.MulAdd(a, b0, c70); c71 = S.MulAdd(a, b1, c71); c72 = S.MulAdd(a, b2, c72);
+                    pa += 8;
+                }
+            }
+        }
+        CpuGemm<T>.Store<S, TV>(c, c00, c01, c02, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + ldc, c10, c11, c12, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + 2 * ldc, c20, c21, c22, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + 3 * ldc, c30, c31, c32, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + 4 * ldc, c40, c41, c42, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + 5 * ldc, c50, c51, c52, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + 6 * ldc, c60, c61, c62, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + 7 * ldc, c70, c71, c72, accumulate: false);
+    }
+
     // ---- forward and backward data ---------------------------------------------------------------------------------
 
     protected override void ConvForwardCore(in ConvDesc desc, TensorView x, TensorView w, TensorView bias, TensorView y,
         ReadOnlySpan<int> lengths, TensorView workspace)
     {
-        var g = new ConvGeometry(desc, Lanes);
+        var g = new ConvGeometry(desc, Lanes, DirectRows);
         CheckWorkspace(workspace, g.Packed + Workers * g.PerWorker, "conv forward");
         T* packed = Ptr(workspace);
-        // packed[cb][k][r] = W[cb*4 + r, k], k = (ci, kt, kf): the micro-kernel's walking order
+        // packed[cb][k][r] = W[cb*mr + r, k], k = (ci, kt, kf): the micro-kernel's walking order
         T* wp = Ptr(w);
-        int mr = CpuGemm<T>.MR;
+        int mr = g.Mr;
         for (int cb = 0; cb < g.CoutPad; cb += mr)
         for (int k = 0; k < g.K; k++)
         for (int r = 0; r < mr; r++)
@@ -280,12 +341,12 @@ internal sealed unsafe partial class CpuBackend<T>
 
     protected override void ConvBackwardDataCore(in ConvDesc desc, TensorView dy, TensorView w, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace)
     {
-        var g = new ConvGeometry(desc, Lanes);
+        var g = new ConvGeometry(desc, Lanes, DirectRows);
         CheckWorkspace(workspace, g.Packed + Workers * g.PerWorker, "conv backward data");
         T* packed = Ptr(workspace);
-        // W'[ci, co, kt', kf'] = W[co, ci, KT-1-kt', KF-1-kf'], packed in blocks of 4 input channels
+        // W'[ci, co, kt', kf'] = W[co, ci, KT-1-kt', KF-1-kf'], packed in blocks of mr input channels
         T* wp = Ptr(w);
-        int mr = CpuGemm<T>.MR, kt = g.KT, kf = g.KF, cinPad = RoundUp(g.Cin, mr), k = g.Cout * kt * kf;
+        int mr = g.Mr, kt = g.KT, kf = g.KF, cinPad = RoundUp(g.Cin, mr), k = g.Cout * kt * kf;
         for (int cb = 0; cb < cinPad; cb += mr)
         for (int co = 0; co < g.Cout; co++)
         for (int a = 0; a < kt; a++)
@@ -315,7 +376,7 @@ internal sealed unsafe partial class CpuBackend<T>
 
     protected override void ConvBackwardFilterCore(in ConvDesc desc, TensorView x, TensorView dy, TensorView dw, ReadOnlySpan<int> lengths, TensorView workspace)
     {
-        var g = new ConvGeometry(desc, Lanes);
+        var g = new ConvGeometry(desc, Lanes, DirectRows);
         int items = PrefixItems(lengths, g.ChunkRows);
         long partialSize = (long)g.Cout * g.K;
         CheckWorkspace(workspace, g.Packed + Workers * g.PerWorker + items * partialSize, "conv backward filter");
