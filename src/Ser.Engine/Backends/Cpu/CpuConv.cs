@@ -427,7 +427,8 @@ internal sealed unsafe partial class CpuBackend<T>
         T* partial = _fPartials + (long)item * g.Cout * g.K;
         new Span<T>(partial, g.Cout * g.K).Clear();
         T* xs = _fWork + worker * g.PerWorker;
-        int mr = CpuGemm<T>.MR;
+        int mr = g.Mr;
+        T* sums = stackalloc T[8 * 3]; // [mr, 3] one block of dW
         for (int r0 = c0; r0 < c1; r0 += g.RowsFilter)
         {
             int rows = Math.Min(g.RowsFilter, c1 - r0), slabRows = rows + g.KT - 1;
@@ -452,35 +453,26 @@ internal sealed unsafe partial class CpuBackend<T>
             {
                 T* xrow = xs + ((long)ci * slabRows + a) * g.Wp + q;
                 T* drow = dys + cb * dyStride;
-                FilterKernel<S, TV>(xrow, g.Wp, drow, dyStride, g.Fp, rows,
-                    out var s00, out var s01, out var s02, out var s10, out var s11, out var s12,
-                    out var s20, out var s21, out var s22, out var s30, out var s31, out var s32);
+                if (mr == 8) FilterKernel8<S, TV>(xrow, g.Wp, drow, dyStride, g.Fp, rows, sums);
+                else FilterKernel<S, TV>(xrow, g.Wp, drow, dyStride, g.Fp, rows, sums);
                 // partial[co, ci, a, q + j] += sums, skipping the padding rows/columns of the block
                 int baseK = (ci * g.KT + a) * g.KF + q, cols = Math.Min(3, g.KF - q), outRows = Math.Min(mr, g.Cout - cb);
-                Accumulate(partial + (long)cb * g.K + baseK, cols, s00, s01, s02);
-                if (outRows > 1) Accumulate(partial + (long)(cb + 1) * g.K + baseK, cols, s10, s11, s12);
-                if (outRows > 2) Accumulate(partial + (long)(cb + 2) * g.K + baseK, cols, s20, s21, s22);
-                if (outRows > 3) Accumulate(partial + (long)(cb + 3) * g.K + baseK, cols, s30, s31, s32);
+                for (int r = 0; r < outRows; r++)
+                {
+                    T* p = partial + (long)(cb + r) * g.K + baseK;
+                    for (int j = 0; j < cols; j++) p[j] += sums[r * 3 + j];
+                }
             }
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Accumulate(T* p, int cols, T s0, T s1, T s2)
-    {
-        p[0] += s0;
-        if (cols > 1) p[1] += s1;
-        if (cols > 2) p[2] += s2;
-    }
-
     /// <summary>
     /// s[r][j] = sum over rows t and bins f of dy[r][t][f] * x[t + kt][f + q + j] for 4 output channels r and 3 kernel
-    /// columns j: a 4 x 3 block of dW, accumulated in 12 vector registers, then summed across lanes.
+    /// columns j: a 4 x 3 block of dW, accumulated in 12 vector registers, then summed across lanes. s: [4, 3].
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void FilterKernel<S, TV>(T* xrow, int wp, T* dy, long dyStride, int fp, int rows,
-        out T s00, out T s01, out T s02, out T s10, out T s11, out T s12,
-        out T s20, out T s21, out T s22, out T s30, out T s31, out T s32) where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    static void FilterKernel<S, TV>(T* xrow, int wp, T* dy, long dyStride, int fp, int rows, T* s)
+        where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
         int L = S.Lanes;
         TV a00 = S.Zero, a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
@@ -503,9 +495,55 @@ internal sealed unsafe partial class CpuBackend<T>
                 a30 = S.MulAdd(d, x0, a30); a31 = S.MulAdd(d, x1, a31); a32 = S.MulAdd(d, x2, a32);
             }
         }
-        s00 = S.Sum(a00); s01 = S.Sum(a01); s02 = S.Sum(a02);
-        s10 = S.Sum(a10); s11 = S.Sum(a11); s12 = S.Sum(a12);
-        s20 = S.Sum(a20); s21 = S.Sum(a21); s22 = S.Sum(a22);
-        s30 = S.Sum(a30); s31 = S.Sum(a31); s32 = S.Sum(a32);
+        s[0] = S.Sum(a00); s[1] = S.Sum(a01); s[2] = S.Sum(a02);
+        s[3] = S.Sum(a10); s[4] = S.Sum(a11); s[5] = S.Sum(a12);
+        s[6] = S.Sum(a20); s[7] = S.Sum(a21); s[8] = S.Sum(a22);
+        s[9] = S.Sum(a30); s[10] = S.Sum(a31); s[11] = S.Sum(a32);
+    }
+
+    /// <summary>The same for 8 output channels (24 accumulators: AVX-512's 32 registers). s: [8, 3].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void FilterKernel8<S, TV>(T* xrow, int wp, T* dy, long dyStride, int fp, int rows, T* s)
+        where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        int L = S.Lanes;
+        TV a00 = S.Zero, a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+        TV a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+        TV a40 = a00, a41 = a00, a42 = a00, a50 = a00, a51 = a00, a52 = a00;
+        TV a60 = a00, a61 = a00, a62 = a00, a70 = a00, a71 = a00, a72 = a00;
+        for (int t = 0; t < rows; t++)
+        {
+            T* xr = xrow + (long)t * wp;
+            T* d0 = dy + (long)t * fp;
+            for (int c = 0; c < fp; c += L)
+            {
+                TV x0 = S.Load(xr + c), x1 = S.Load(xr + c + 1), x2 = S.Load(xr + c + 2);
+                T* dc = d0 + c;
+                var d = S.Load(dc);
+                a00 = S.MulAdd(d, x0, a00); a01 = S.MulAdd(d, x1, a01); a02 = S.MulAdd(d, x2, a02);
+                d = S.Load(dc + dyStride);
+                a10 = S.MulAdd(d, x0, a10); a11 = S.MulAdd(d, x1, a11); a12 = S.MulAdd(d, x2, a12);
+                d = S.Load(dc + 2 * dyStride);
+                a20 = S.MulAdd(d, x0, a20); a21 = S.MulAdd(d, x1, a21); a22 = S.MulAdd(d, x2, a22);
+                d = S.Load(dc + 3 * dyStride);
+                a30 = S.MulAdd(d, x0, a30); a31 = S.MulAdd(d, x1, a31); a32 = S.MulAdd(d, x2, a32);
+                d = S.Load(dc + 4 * dyStride);
+                a40 = S.MulAdd(d, x0, a40); a41 = S.MulAdd(d, x1, a41); a42 = S.MulAdd(d, x2, a42);
+                d = S.Load(dc + 5 * dyStride);
+                a50 = S.MulAdd(d, x0, a50); a51 = S.MulAdd(d, x1, a51); a52 = S.MulAdd(d, x2, a52);
+                d = S.Load(dc + 6 * dyStride);
+                a60 = S.MulAdd(d, x0, a60); a61 = S.MulAdd(d, x1, a61); a62 = S.MulAdd(d, x2, a62);
+                d = S.Load(dc + 7 * dyStride);
+                a70 = S.MulAdd(d, x0, a70); a71 = S.MulAdd(d, x1, a71); a72 = S.MulAdd(d, x2, a72);
+            }
+        }
+        s[0] = S.Sum(a00); s[1] = S.Sum(a01); s[2] = S.Sum(a02);
+        s[3] = S.Sum(a10); s[4] = S.Sum(a11); s[5] = S.Sum(a12);
+        s[6] = S.Sum(a20); s[7] = S.Sum(a21); s[8] = S.Sum(a22);
+        s[9] = S.Sum(a30); s[10] = S.Sum(a31); s[11] = S.Sum(a32);
+        s[12] = S.Sum(a40); s[13] = S.Sum(a41); s[14] = S.Sum(a42);
+        s[15] = S.Sum(a50); s[16] = S.Sum(a51); s[17] = S.Sum(a52);
+        s[18] = S.Sum(a60); s[19] = S.Sum(a61); s[20] = S.Sum(a62);
+        s[21] = S.Sum(a70); s[22] = S.Sum(a71); s[23] = S.Sum(a72);
     }
 }
