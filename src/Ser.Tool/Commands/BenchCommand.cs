@@ -67,6 +67,9 @@ internal sealed class BenchCommand : ICommand
     [Option("peak", Default = false, HelpText = "Only measure this machine's roofline: float32 FMA peak per core (scalar, Vector256, Vector512) and memory bandwidth (read, triad).")]
     public bool Peak { get; set; }
 
+    [Option("no-roofline", Default = false, HelpText = "Skip measuring the roofline first (about 3 s; for timing whole bench processes).")]
+    public bool NoRoofline { get; set; }
+
     [Option("simd", HelpText = "CPU kernels' vector width: avx512, avx2 or scalar (default: SER_SIMD, else the widest this CPU accelerates).")]
     public string? Simd { get; set; }
 
@@ -89,7 +92,7 @@ internal sealed class BenchCommand : ICommand
         string loadBefore = LoadAverage();
         var lengths = SyntheticLengths(Seed, sizes.Max());
         int cores = Environment.ProcessorCount;
-        var roof = Device.Equals("cpu", StringComparison.OrdinalIgnoreCase) ? Roofline.Measure(Threads) : null;
+        var roof = Device.Equals("cpu", StringComparison.OrdinalIgnoreCase) && !NoRoofline ? Roofline.Measure(Threads) : null;
 
         AnsiConsole.MarkupLine($"[bold]sertool bench[/]: device {Markup.Escape(Device)}, {cores} cores (Environment.ProcessorCount), " +
                                $"threads {(Threads > 0 ? Threads : cores)}, CPU kernels {CpuKernels.Name(CpuKernels.Current)}, {RuntimeInformation.FrameworkDescription}");
