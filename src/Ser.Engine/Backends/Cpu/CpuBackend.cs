@@ -148,6 +148,13 @@ internal sealed unsafe partial class CpuBackend<T> : Backend<T> where T : unmana
         long flops = 2L * m * n * k;
         if (flops < 2_000_000) { _gRowBlock = m; _gColBlock = n; }
         int rowBlocks = (m + _gRowBlock - 1) / _gRowBlock;
+        // A single utterance's GEMMs have few row blocks (N = its valid frames): split the columns finer so that each
+        // worker gets at least two items (48-column multiples, the widest micro-tile; any split gives the same bits).
+        if (flops >= 2_000_000 && rowBlocks * ((n + _gColBlock - 1) / _gColBlock) < 2 * Workers)
+        {
+            int perItem = (n + 2 * Workers / rowBlocks - 1) / Math.Max(1, 2 * Workers / rowBlocks);
+            _gColBlock = Math.Min(_gColBlock, Math.Max(48, RoundUp(perItem, 48)));
+        }
         _gColBlocks = (n + _gColBlock - 1) / _gColBlock;
         _gemmBody ??= GemmItem;
         _pool.Run(_gemmBody, rowBlocks * _gColBlocks);
