@@ -1,5 +1,6 @@
 using System.Numerics;
 using Ser.Engine.Backends;
+using Ser.Engine.Backends.Cpu;
 using Ser.Engine.Tensors;
 
 namespace Ser.Engine.Tests;
@@ -37,6 +38,16 @@ internal sealed class TensorScope<T>(Backend<T> backend) : IDisposable where T :
     {
         foreach (var a in _arenas) a.Dispose();
     }
+}
+
+/// <summary>The CPU kernel paths as theory data: every numeric test runs on each path this machine has.</summary>
+internal static class SimdPaths
+{
+    public static TheoryData<SimdPath> All => [SimdPath.Scalar, SimdPath.Vector256, SimdPath.Vector512];
+
+    /// <summary>Skips (with the reason) a path this CPU does not accelerate.</summary>
+    public static void Require(SimdPath path) =>
+        Assert.SkipUnless(CpuKernels.IsAvailable(path), $"this CPU does not accelerate {CpuKernels.Name(path)} (best here: {CpuKernels.Name(CpuKernels.Best)})");
 }
 
 internal static class Rand

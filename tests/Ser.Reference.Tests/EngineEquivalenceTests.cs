@@ -1,3 +1,4 @@
+using Ser.Engine.Backends.Cpu;
 using Ser.Engine.Models;
 using Ser.Engine.Training;
 
@@ -82,6 +83,17 @@ public class EngineEquivalenceTests(ITestOutputHelper output)
         foreach (var (config, seed, lengths) in CaseList) Check("cuda", config, seed, lengths);
     }
 
+    /// <summary>Every CPU kernel path this machine has (Vector512, Vector256, scalar) against the reference.</summary>
+    [Theory]
+    [InlineData(SimdPath.Scalar)]
+    [InlineData(SimdPath.Vector256)]
+    [InlineData(SimdPath.Vector512)]
+    public void Engine_matches_reference_on_every_cpu_kernel_path(SimdPath path)
+    {
+        Assert.SkipUnless(CpuKernels.IsAvailable(path), $"this CPU does not accelerate {CpuKernels.Name(path)}");
+        Check("cpu", "small400", 3, [40, 7, 23, 1], simd: path);
+    }
+
     /// <summary>The loss variants of the protocol: a constant normaliser (the training split's) with and without 1/length.</summary>
     [Theory]
     [InlineData(true)]
@@ -89,14 +101,14 @@ public class EngineEquivalenceTests(ITestOutputHelper output)
     public void Engine_matches_reference_with_a_constant_loss_normaliser(bool lengthWeight) =>
         Check("cpu", "tiny", 5, [9, 17, 1, 4], new LossOptions { LengthWeight = lengthWeight, Normalizer = 0.0123 });
 
-    void Check(string device, string configName, int seed, int[] lengths, LossOptions? loss = null)
+    void Check(string device, string configName, int seed, int[] lengths, LossOptions? loss = null, SimdPath? simd = null)
     {
         loss ??= new LossOptions();
         var config = Config(configName);
         var batch = EngineSupport.RaggedBatch(config.Bins, config.Classes, lengths, seed);
         float[] classCounts = Enumerable.Range(0, config.Classes).Select(k => (float)(1 + (seed + 3 * k) % 7)).ToArray();
 
-        using var engine = EngineSupport.CreateEngine(config, batch, (ulong)seed, device: device);
+        using var engine = EngineSupport.CreateEngine(config, batch, (ulong)seed, device: device, simd: simd);
         engine.Loss = loss;
         var engineLogits = new float[batch.Count * config.Classes];
         double engineLoss = engine.ComputeGradients(batch, classCounts, engineLogits);
@@ -112,7 +124,7 @@ public class EngineEquivalenceTests(ITestOutputHelper output)
         foreach (var name in engine.ParameterNames)
             gradientClose.Check($"d{name}", engine.GetGradient(name), expected.Gradients[name], scaleByTensor: true);
 
-        output.WriteLine($"{device} {configName} seed {seed} lengths [{string.Join(",", lengths)}]: loss {engineLoss:R} vs {expected.Loss:R}");
+        output.WriteLine($"{device}{(simd is { } p ? " " + CpuKernels.Name(p) : "")} {configName} seed {seed} lengths [{string.Join(",", lengths)}]: loss {engineLoss:R} vs {expected.Loss:R}");
         output.WriteLine($"  logits+loss: {close}");
         output.WriteLine($"  gradients:   {gradientClose}");
     }

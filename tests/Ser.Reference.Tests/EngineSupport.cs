@@ -32,11 +32,12 @@ internal static class EngineSupport
     public static Dictionary<string, HostTensor> WeightsOf(Executor executor) =>
         executor.ParameterNames.ToDictionary(n => n, n => new HostTensor(executor.ParameterShape(n), executor.GetParameter(n)));
 
-    public static Executor CreateEngine(ModelConfig config, Batch batch, ulong seed, bool training = true, string device = "cpu")
+    public static Executor CreateEngine(ModelConfig config, Batch batch, ulong seed, bool training = true, string device = "cpu",
+        Ser.Engine.Backends.Cpu.SimdPath? simd = null)
     {
         var ex = Executor.Create(config, new ExecutorOptions
         {
-            MaxBatch = batch.Count, MaxFrames = batch.Frames, Threads = 2, Training = training, Device = device,
+            MaxBatch = batch.Count, MaxFrames = batch.Frames, Threads = 2, Training = training, Device = device, Simd = simd,
         });
         ex.InitializeParameters(seed, InitMode.AllPathsLive);
         return ex;

@@ -25,11 +25,11 @@ internal sealed class RunState
     [JsonPropertyName("cpu_kernels")] public string? CpuKernels { get; set; }
 
     /// <summary>
-    /// The CPU kernel path of this process. Same path, same bits: a run resumed on another path continues, but its
-    /// results are no longer bit-identical to an uninterrupted run. The engine's kernels are Vector256 (or scalar where
-    /// that is not accelerated); Vector512 paths, when they come, add a name here.
+    /// The CPU kernel path of this process ("Vector512", "Vector256" or "scalar": <see cref="Backends.Cpu.CpuKernels"/>,
+    /// chosen by --simd or SER_SIMD, else the widest the CPU accelerates). Same path, same bits: a run resumed on another
+    /// path continues, but its results are no longer bit-identical to an uninterrupted run.
     /// </summary>
-    public static string KernelPath => System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "Vector256" : "scalar";
+    public static string KernelPath => Backends.Cpu.CpuKernels.Name(Backends.Cpu.CpuKernels.Current);
 
     public sealed class CompletedFold
     {

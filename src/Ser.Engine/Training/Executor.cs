@@ -71,9 +71,9 @@ public sealed class Executor : IDisposable
 
     static Backend<float> CreateBackend(ExecutorOptions options) => options.Device.ToLowerInvariant() switch
     {
-        "cpu" => new CpuBackend<float>(options.Threads),
+        "cpu" => new CpuBackend<float>(options.Threads, options.Simd),
         "cuda" => (CudaBackendFactory ?? OpenCuda)(options),
-        "auto" => CudaBackend<float>.IsAvailable(out _) ? (CudaBackendFactory ?? OpenCuda)(options) : new CpuBackend<float>(options.Threads),
+        "auto" => CudaBackend<float>.IsAvailable(out _) ? (CudaBackendFactory ?? OpenCuda)(options) : new CpuBackend<float>(options.Threads, options.Simd),
         _ => throw new SerException($"unknown device '{options.Device}' (expected cpu, cuda or auto)"),
     };
 

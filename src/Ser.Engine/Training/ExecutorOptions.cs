@@ -17,6 +17,8 @@ public sealed record ExecutorOptions
     public bool Training { get; init; } = true;
     /// <summary>CPU threads; 0 = <see cref="Environment.ProcessorCount"/>.</summary>
     public int Threads { get; init; }
+    /// <summary>CPU kernels' vector width; null = <see cref="Backends.Cpu.CpuKernels.Current"/> (--simd, SER_SIMD, else the widest).</summary>
+    public Backends.Cpu.SimdPath? Simd { get; init; }
     /// <summary>"cpu", "cuda" (the GPU; a one-line error when there is none) or "auto" (the GPU when usable, else the CPU).</summary>
     public string Device { get; init; } = "cpu";
     /// <summary>Which GPU (CUDA device ordinal) "cuda" and "auto" use.</summary>

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using CommandLine;
 using Ser.Engine;
+using Ser.Engine.Backends.Cpu;
 using Ser.Engine.Data;
 using Ser.Engine.Backends.Cuda;
 using Ser.Engine.Graph;
@@ -19,7 +20,8 @@ namespace Ser.Tool.Commands;
 /// `sertool bench`: forward-only and training-step throughput of the engine on a fixed synthetic batch set with
 /// IEMOCAP-like lengths (log-normal, median 3.5 s, clipped to 1..12 s; random features), for each preset and batch
 /// size; the same batches are also run fully padded (every sample treated as length T) so the gain from skipping
-/// padded frames is a ratio measured in the same run. Reports peak working memory (arena bytes) per batch size.
+/// padded frames is a ratio measured in the same run. Reports peak working memory (arena bytes) per batch size, and the
+/// machine's measured roofline (FMA peak per core per vector width, memory bandwidth; --peak measures only that).
 /// </summary>
 [Verb("bench", HelpText = "Measure engine throughput (forward and training step, variable-length vs fully padded).")]
 internal sealed class BenchCommand : ICommand
@@ -62,6 +64,15 @@ internal sealed class BenchCommand : ICommand
     [Option("tf32", Default = false, HelpText = "Epoch mode: allow TF32 (and FFT/Winograd convolutions) for speed.")]
     public bool Tf32 { get; set; }
 
+    [Option("peak", Default = false, HelpText = "Only measure this machine's roofline: float32 FMA peak per core (scalar, Vector256, Vector512) and memory bandwidth (read, triad).")]
+    public bool Peak { get; set; }
+
+    [Option("no-roofline", Default = false, HelpText = "Skip measuring the roofline first (about 3 s; for timing whole bench processes).")]
+    public bool NoRoofline { get; set; }
+
+    [Option("simd", HelpText = "CPU kernels' vector width: avx512, avx2 or scalar (default: SER_SIMD, else the widest this CPU accelerates).")]
+    public string? Simd { get; set; }
+
     [Option("layers", Default = false, HelpText = "Also print per-layer times of one training step (variable-length and padded).")]
     public bool Layers { get; set; }
 
@@ -73,15 +84,19 @@ internal sealed class BenchCommand : ICommand
             "small" or "paper" => [Preset.ToLowerInvariant()],
             _ => throw new SerException($"--preset: expected small, paper or both, got '{Preset}'"),
         };
+        CpuKernels.Force(Simd);
+        if (Peak) return RunPeak();
         var sizes = ParseSizes(BatchSizes);
         if (Epochs > 0) return RunEpochs(presets, sizes);
         if (Repeats < 1 || PaperRepeats < 1 || Warmup < 0) throw new SerException("--repeats/--paper-repeats must be >= 1 and --warmup >= 0");
         string loadBefore = LoadAverage();
         var lengths = SyntheticLengths(Seed, sizes.Max());
         int cores = Environment.ProcessorCount;
+        var roof = Device.Equals("cpu", StringComparison.OrdinalIgnoreCase) && !NoRoofline ? Roofline.Measure(Threads) : null;
 
         AnsiConsole.MarkupLine($"[bold]sertool bench[/]: device {Markup.Escape(Device)}, {cores} cores (Environment.ProcessorCount), " +
-                               $"threads {(Threads > 0 ? Threads : cores)}, {RuntimeInformation.FrameworkDescription}");
+                               $"threads {(Threads > 0 ? Threads : cores)}, CPU kernels {CpuKernels.Name(CpuKernels.Current)}, {RuntimeInformation.FrameworkDescription}");
+        if (roof is not null) WriteRoofline(roof);
         AnsiConsole.MarkupLine($"batch set: {lengths.Length} utterances, lengths {lengths.Min() / 100.0:0.00}..{lengths.Max() / 100.0:0.00} s, " +
                                $"median {Median(lengths.Select(l => (double)l).ToList()) / 100:0.00} s (seed {Seed}); warm-up {Warmup}, median of repeats");
 
@@ -113,6 +128,8 @@ internal sealed class BenchCommand : ICommand
             ["device"] = Device,
             ["cores"] = cores,
             ["threads"] = Threads > 0 ? Threads : cores,
+            ["simd"] = CpuKernels.Name(CpuKernels.Current),
+            ["roofline"] = roof?.ToJson(),
             ["runtime"] = RuntimeInformation.FrameworkDescription,
             ["os"] = RuntimeInformation.OSDescription,
             ["load_average_before"] = loadBefore,
@@ -127,6 +144,39 @@ internal sealed class BenchCommand : ICommand
         AtomicFile.WriteAllText(OutPath, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(OutPath)}[/]");
         return 0;
+    }
+
+    /// <summary>--peak: the roofline alone, printed and (with --out) written as JSON.</summary>
+    int RunPeak()
+    {
+        AnsiConsole.MarkupLine($"[bold]sertool bench --peak[/]: {Environment.ProcessorCount} cores, {RuntimeInformation.FrameworkDescription}, measuring ...");
+        string loadBefore = LoadAverage();
+        var roof = Roofline.Measure(Threads);
+        WriteRoofline(roof);
+        AnsiConsole.MarkupLine($"load average before/after: {loadBefore} / {LoadAverage()} (other processes on these cores lower every number)");
+        if (Out is null) return 0;
+        var doc = new JsonObject
+        {
+            ["tool"] = "sertool bench --peak",
+            ["commit"] = BuildInfo.Commit(),
+            ["date_utc"] = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
+            ["cores"] = Environment.ProcessorCount,
+            ["runtime"] = RuntimeInformation.FrameworkDescription,
+            ["os"] = RuntimeInformation.OSDescription,
+            ["load_average_before"] = loadBefore,
+            ["load_average_after"] = LoadAverage(),
+            ["roofline"] = roof.ToJson(),
+        };
+        AtomicFile.WriteAllText(Out, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(Out)}[/]");
+        return 0;
+    }
+
+    static void WriteRoofline(Roofline r)
+    {
+        AnsiConsole.MarkupLine($"roofline: float32 FMA peak per core {F(r.ScalarGflopsPerCore, "0.0")} (scalar) / {F(r.Vector256GflopsPerCore, "0.0")} (Vector256) / " +
+                               $"{(r.Vector512GflopsPerCore is { } v ? F(v, "0.0") : "n/a")} (Vector512) GFLOP/s; memory {F(r.ReadGBPerSecond, "0.0")} GB/s read, " +
+                               $"{F(r.TriadGBPerSecond, "0.0")} GB/s triad ({r.BandwidthThreads} threads, {r.BufferBytes >> 20} MiB buffers)");
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using CommandLine;
 using Ser.Engine;
+using Ser.Engine.Backends.Cpu;
 using Ser.Engine.Data;
 using Ser.Engine.Models;
 using Ser.Engine.Profiling;
@@ -19,7 +20,8 @@ namespace Ser.Tool.Commands;
 /// executor's per-layer observer attached: forward and backward (adam: update) time of every layer, its share of the
 /// step and its achieved GFLOP/s (FLOPs from shapes and valid lengths, see each layer's Flops), medians over --repeats
 /// steps after --warmup untimed ones. Times come from the backend's timer (host clock after a sync on the CPU, device
-/// events on a GPU backend).
+/// events on a GPU backend). On the CPU the machine's roofline is measured first, and each layer's GFLOP/s is also shown
+/// as a percentage of the FMA peak of the kernels' path times the threads.
 /// </summary>
 [Verb("profile", HelpText = "Per-layer time, share and GFLOP/s of a training step (table, JSON, PNG).")]
 internal sealed class ProfileCommand : ICommand
@@ -51,6 +53,9 @@ internal sealed class ProfileCommand : ICommand
     [Option("seed", Default = 1, HelpText = "Seed of features, lengths, labels and weights.")]
     public int Seed { get; set; } = 1;
 
+    [Option("simd", HelpText = "CPU kernels' vector width: avx512, avx2 or scalar (default: SER_SIMD, else the widest this CPU accelerates).")]
+    public string? Simd { get; set; }
+
     [Option("out", HelpText = "Write the profile as JSON here.")]
     public string? Out { get; set; }
 
@@ -64,6 +69,8 @@ internal sealed class ProfileCommand : ICommand
         if (Frames is < 1 or > 100_000) throw new SerException($"--frames must be in 1..100000, got {Frames}");
         if (Repeats < 1 || Warmup < 0) throw new SerException("--repeats must be >= 1 and --warmup >= 0");
 
+        CpuKernels.Force(Simd);
+        var roof = Device.Equals("cpu", StringComparison.OrdinalIgnoreCase) ? Roofline.Measure(Threads) : null;
         var batch = RandomBatch(config);
         using var ex = Executor.Create(config, new ExecutorOptions { MaxBatch = Batch, MaxFrames = Frames, Threads = Threads, Device = Device });
         ex.InitializeParameters((ulong)Seed);
@@ -78,9 +85,14 @@ internal sealed class ProfileCommand : ICommand
         }
         var profile = profiler.Summarize();
 
-        string title = $"{Preset} preset, B={Batch}, T={Frames}{(Ragged ? " (ragged)" : "")}, {ex.Device} x{ex.Threads}";
-        WriteTable(profile, title, batch);
-        if (Out is not null) Engine.IO.AtomicFile.WriteAllText(Out, Json(profile, config, batch, ex).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        string simd = ex.Device == "cpu" ? $" {CpuKernels.Name(CpuKernels.Current)}" : "";
+        string title = $"{Preset} preset, B={Batch}, T={Frames}{(Ragged ? " (ragged)" : "")}, {ex.Device}{simd} x{ex.Threads}";
+        double? peak = roof is null ? null : roof.PeakPerCore(CpuKernels.Current) * ex.Threads;
+        WriteTable(profile, title, batch, peak);
+        if (peak is { } p)
+            AnsiConsole.MarkupLine($"% of peak: of {F(p, "0.0")} GFLOP/s = {ex.Threads} x the measured FMA peak of one core on this path " +
+                                   $"({F(roof!.PeakPerCore(CpuKernels.Current), "0.0")}; memory {F(roof.ReadGBPerSecond, "0.0")} GB/s read)");
+        if (Out is not null) Engine.IO.AtomicFile.WriteAllText(Out, Json(profile, config, batch, ex, roof, peak).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         if (Png is not null) ProfilePlot.Save(profile, $"Training step profile: {title}", Png);
         if (Out is not null) AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(Out)}[/]");
         if (Png is not null) AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(Png)}[/]");
@@ -118,7 +130,9 @@ internal sealed class ProfileCommand : ICommand
 
     static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
 
-    static void WriteTable(StepProfile profile, string title, Batch batch)
+    static string Percent(double gflops, double? peak) => peak is { } p ? $" ({F(100 * gflops / p, "0")}%)" : "";
+
+    static void WriteTable(StepProfile profile, string title, Batch batch, double? peak)
     {
         var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(title))
             .AddColumn("layer").AddColumn(new TableColumn("fwd ms").RightAligned()).AddColumn(new TableColumn("bwd ms").RightAligned())
@@ -127,18 +141,18 @@ internal sealed class ProfileCommand : ICommand
         foreach (var l in profile.Layers)
             table.AddRow(l.Layer, F(l.ForwardSeconds * 1000, "0.00"), F(l.BackwardSeconds * 1000, "0.00"), F(100 * profile.Share(l), "0.0") + "%",
                 l.TotalFlops > 0 ? F(l.TotalFlops / 1e9, "0.000") : "-",
-                l.ForwardFlops > 0 && l.ForwardSeconds > 0 ? F(l.ForwardGflops, "0.0") : "-",
-                l.BackwardFlops > 0 && l.BackwardSeconds > 0 ? F(l.BackwardGflops, "0.0") : "-");
+                l.ForwardFlops > 0 && l.ForwardSeconds > 0 ? F(l.ForwardGflops, "0.0") + Percent(l.ForwardGflops, peak) : "-",
+                l.BackwardFlops > 0 && l.BackwardSeconds > 0 ? F(l.BackwardGflops, "0.0") + Percent(l.BackwardGflops, peak) : "-");
         table.AddRow("[dim](other)[/]", "", "", F(100 * profile.OtherSeconds / profile.StepSeconds, "0.0") + "%", "", "", "");
         table.AddRow("[bold]step[/]", F(profile.Layers.Sum(l => l.ForwardSeconds) * 1000, "0.00"), F(profile.Layers.Sum(l => l.BackwardSeconds) * 1000, "0.00"),
             $"[bold]{F(profile.StepSeconds * 1000, "0.0")} ms[/]", F(profile.TotalFlops / 1e9, "0.000"),
-            F(profile.TotalFlops / profile.StepSeconds / 1e9, "0.0") + " (step)", "");
+            F(profile.TotalFlops / profile.StepSeconds / 1e9, "0.0") + Percent(profile.TotalFlops / profile.StepSeconds / 1e9, peak) + " (step)", "");
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"medians over {profile.Steps} steps; {batch.Lengths.AsSpan(0, batch.Count).ToArray().Sum() / 100.0:0.0} s of audio per step " +
                                "(valid frames); (other) = step time no layer accounts for (input upload, bookkeeping).");
     }
 
-    JsonObject Json(StepProfile profile, ModelConfig config, Batch batch, Executor ex) => new()
+    JsonObject Json(StepProfile profile, ModelConfig config, Batch batch, Executor ex, Roofline? roof, double? peak) => new()
     {
         ["tool"] = "sertool profile",
         ["date_utc"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
@@ -151,6 +165,9 @@ internal sealed class ProfileCommand : ICommand
         },
         ["device"] = ex.Device,
         ["threads"] = ex.Threads,
+        ["simd"] = ex.Device == "cpu" ? CpuKernels.Name(CpuKernels.Current) : null,
+        ["roofline"] = roof?.ToJson(),
+        ["peak_gflops_per_s"] = peak, // threads x the path's FMA peak per core
         ["preset"] = Preset.ToLowerInvariant(),
         ["config"] = JsonNode.Parse(config.ToJson()),
         ["batch"] = Batch,
@@ -171,6 +188,8 @@ internal sealed class ProfileCommand : ICommand
             ["backward_flops"] = l.BackwardFlops,
             ["forward_gflops_per_s"] = l.ForwardGflops,
             ["backward_gflops_per_s"] = l.BackwardGflops,
+            ["forward_percent_of_peak"] = peak is { } p && l.ForwardSeconds > 0 ? 100 * l.ForwardGflops / p : null,
+            ["backward_percent_of_peak"] = peak is { } q && l.BackwardSeconds > 0 ? 100 * l.BackwardGflops / q : null,
         }).ToArray()),
     };
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using CommandLine;
 using Ser.Engine;
+using Ser.Engine.Backends.Cpu;
 using Ser.Engine.Data;
 using Ser.Engine.Experiments;
 using Ser.Tool.Plots;
@@ -66,6 +67,9 @@ internal sealed class TrainCommand : ICommand
     [Option("no-calibration", HelpText = "Leave probabilities uncalibrated (T = 1). By default a softmax temperature is fitted on each fold's validation speaker and stored in the model.")]
     public bool NoCalibration { get; set; }
 
+    [Option("simd", HelpText = "CPU kernels' vector width: avx512, avx2 or scalar (default: SER_SIMD, else the widest this CPU accelerates). Recorded in the run's state.json.")]
+    public string? Simd { get; set; }
+
     [Option("device", HelpText = "cpu, cuda or auto (default auto: CUDA when available, else the CPU).")]
     public string? Device { get; set; }
 
@@ -82,6 +86,7 @@ internal sealed class TrainCommand : ICommand
     {
         var clock = Stopwatch.StartNew();
         var console = ToolConsole.Create();
+        CpuKernels.Force(Simd);
         if (Threads < 0) throw new SerException($"--threads must be 0 (all cores) or positive (got {Threads})");
         string outDir = ResolveOutput();
         var settings = ResolveSettings(outDir, out int foldCount);

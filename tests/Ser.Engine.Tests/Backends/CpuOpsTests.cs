@@ -15,16 +15,16 @@ public class CpuOpsTests
     static double Dot(double[] a, double[] b) { double s = 0; for (int i = 0; i < a.Length; i++) s += a[i] * b[i]; return s; }
 
     /// <summary>Central differences of L = dot(r, f(x)) at the listed elements of x.</summary>
-    static double[] Numeric(double[] x, Func<double[], double[]> f, double[] r, IEnumerable<int> indices)
+    static double[] Numeric(double[] x, Func<double[], double[]> f, double[] r, IEnumerable<int> indices, double h = H)
     {
         var result = new List<double>();
         foreach (int i in indices)
         {
             double keep = x[i];
-            x[i] = keep + H; double up = Dot(r, f(x));
-            x[i] = keep - H; double down = Dot(r, f(x));
+            x[i] = keep + h; double up = Dot(r, f(x));
+            x[i] = keep - h; double down = Dot(r, f(x));
             x[i] = keep;
-            result.Add((up - down) / (2 * H));
+            result.Add((up - down) / (2 * h));
         }
         return result.ToArray();
     }
@@ -58,15 +58,25 @@ public class CpuOpsTests
     }
 
     [Theory]
-    [InlineData(2, 5, 4, 3, 7, 1)]    // even KT, Cout not a multiple of 4, F narrower than a micro-tile
-    [InlineData(1, 4, 3, 4, 30, 2)]   // even KF, F spanning two micro-tiles
-    [InlineData(3, 2, 5, 5, 9, 2)]
-    public void Conv_matches_naive_and_finite_differences(int cin, int cout, int kt, int kf, int f, int threads)
+    [InlineData(2, 5, 4, 3, 7, 1, SimdPath.Scalar)]    // even KT, Cout not a multiple of 4, F narrower than a micro-tile
+    [InlineData(2, 5, 4, 3, 7, 1, SimdPath.Vector256)]
+    [InlineData(2, 5, 4, 3, 7, 1, SimdPath.Vector512)]
+    [InlineData(1, 4, 3, 4, 30, 2, SimdPath.Scalar)]   // even KF, F spanning two micro-tiles
+    [InlineData(1, 4, 3, 4, 30, 2, SimdPath.Vector256)]
+    [InlineData(1, 4, 3, 4, 30, 2, SimdPath.Vector512)]
+    [InlineData(3, 2, 5, 5, 9, 2, SimdPath.Scalar)]
+    [InlineData(3, 2, 5, 5, 9, 2, SimdPath.Vector256)]
+    [InlineData(3, 2, 5, 5, 9, 2, SimdPath.Vector512)]
+    [InlineData(9, 9, 2, 2, 50, 2, SimdPath.Scalar)]   // 8-channel tiles + a 1-channel edge both ways; a full 48-bin tile + a short one
+    [InlineData(9, 9, 2, 2, 50, 2, SimdPath.Vector256)]
+    [InlineData(9, 9, 2, 2, 50, 2, SimdPath.Vector512)]
+    public void Conv_matches_naive_and_finite_differences(int cin, int cout, int kt, int kf, int f, int threads, SimdPath path)
     {
+        SimdPaths.Require(path);
         int b = 3, t = 7;
         int[] lengths = [7, 1, 4];
         var r = new Random(cin * 100 + kf);
-        using var be = new CpuBackend<double>(threads);
+        using var be = new CpuBackend<double>(threads, path);
         using var s = new TensorScope<double>(be);
         var desc = new ConvDesc(cin, cout, kt, kf, f);
         var x = Masked(Rand.Uniform(r, b * cin * t * f), b, cin, t, f, lengths);
@@ -102,9 +112,12 @@ public class CpuOpsTests
 
         var valid = ValidIndices(b, cin, t, f, lengths).ToArray();
         var dx = s.Read(dxt);
-        Check.Close(Numeric(x, xv => Forward(xv, w, bias), rr, valid), valid.Select(i => dx[i]).ToArray(), 1e-7, 1e-8, "conv dx");
-        Check.Close(Numeric(w, wv => Forward(x, wv, bias), rr, Enumerable.Range(0, w.Length)), s.Read(dwt), 1e-7, 1e-8, "conv dw");
-        Check.Close(Numeric(bias, bv => Forward(x, w, bv), rr, Enumerable.Range(0, cout)), s.Read(dbt), 1e-7, 1e-8, "conv db");
+        // y is linear in x, w and b, so a central difference with a large step is exact but for rounding, and the
+        // large step divides that rounding (of a sum of thousands of terms) by far less than a tiny one would
+        const double step = 0.5;
+        Check.Close(Numeric(x, xv => Forward(xv, w, bias), rr, valid, step), valid.Select(i => dx[i]).ToArray(), 1e-9, 1e-11, "conv dx");
+        Check.Close(Numeric(w, wv => Forward(x, wv, bias), rr, Enumerable.Range(0, w.Length), step), s.Read(dwt), 1e-9, 1e-11, "conv dw");
+        Check.Close(Numeric(bias, bv => Forward(x, w, bv), rr, Enumerable.Range(0, cout), step), s.Read(dbt), 1e-9, 1e-11, "conv db");
     }
 
     /// <summary>
@@ -146,14 +159,16 @@ public class CpuOpsTests
         Assert.Contains(garbage.Select((v, i) => (v, i)), p => p.v != 0 && !double.IsNaN(p.v) && y[p.i] == 0); // the mask had work to do
     }
 
-    [Fact]
-    public void Mask_in_float_zeroes_the_padding_of_a_garbage_buffer()
+    [Theory]
+    [MemberData(nameof(SimdPaths.All), MemberType = typeof(SimdPaths))]
+    public void Mask_in_float_zeroes_the_padding_of_a_garbage_buffer(SimdPath path)
     {
+        SimdPaths.Require(path);
         int b = 2, c = 2, t = 11, f = 37; // F not a multiple of the vector width
         int[] lengths = [3, 11];
         var garbage = Rand.UniformF(new Random(3), b * c * t * f, -5, 5);
         garbage[((0 * c + 1) * t + 3) * f] = float.NaN; // first padded element of (0, 1)
-        using var be = new CpuBackend<float>(2);
+        using var be = new CpuBackend<float>(2, path);
         using var s = new TensorScope<float>(be);
         var x = s.From(new Shape(b, c, t, f), garbage);
         be.Mask(x, lengths);
@@ -168,14 +183,19 @@ public class CpuOpsTests
     }
 
     [Theory]
-    [InlineData(8, 6)]
-    [InlineData(7, 5)]   // odd T and F: ceil mode
-    public void Pool_matches_naive_and_finite_differences(int t, int f)
+    [InlineData(8, 6, SimdPath.Scalar)]
+    [InlineData(8, 6, SimdPath.Vector256)]
+    [InlineData(8, 6, SimdPath.Vector512)]
+    [InlineData(7, 5, SimdPath.Scalar)]   // odd T and F: ceil mode
+    [InlineData(7, 5, SimdPath.Vector256)]
+    [InlineData(7, 5, SimdPath.Vector512)]
+    public void Pool_matches_naive_and_finite_differences(int t, int f, SimdPath path)
     {
+        SimdPaths.Require(path);
         int b = 3, c = 2;
         int[] lengths = [t, 1, t - 2 | 1];
         var r = new Random(t * f);
-        using var be = new CpuBackend<double>(2);
+        using var be = new CpuBackend<double>(2, path);
         using var s = new TensorScope<double>(be);
         var x = Masked(Rand.Uniform(r, b * c * t * f), b, c, t, f, lengths);
         var xs = new Shape(b, c, t, f); var ys = new Shape(b, c, (t + 1) / 2, (f + 1) / 2);
@@ -212,14 +232,19 @@ public class CpuOpsTests
 
     /// <summary>The float path (vectorised for 16 bins at a time) on data full of ties: values from {0, 1, 2}.</summary>
     [Theory]
-    [InlineData(9, 37)]
-    [InlineData(6, 64)]
-    public void Pool_float_path_routes_to_the_first_maximum(int t, int f)
+    [InlineData(9, 37, SimdPath.Scalar)]
+    [InlineData(9, 37, SimdPath.Vector256)]
+    [InlineData(9, 37, SimdPath.Vector512)]
+    [InlineData(6, 64, SimdPath.Scalar)]
+    [InlineData(6, 64, SimdPath.Vector256)]
+    [InlineData(6, 64, SimdPath.Vector512)]
+    public void Pool_float_path_routes_to_the_first_maximum(int t, int f, SimdPath path)
     {
+        SimdPaths.Require(path);
         int b = 2, c = 3;
         int[] lengths = [t, t - 2 | 1];
         var r = new Random(f);
-        using var be = new CpuBackend<float>(2);
+        using var be = new CpuBackend<float>(2, path);
         using var s = new TensorScope<float>(be);
         var x = Enumerable.Range(0, b * c * t * f).Select(_ => (float)r.Next(3)).ToArray();
         int to = (t + 1) / 2, fo = (f + 1) / 2;
@@ -254,15 +279,63 @@ public class CpuOpsTests
         Assert.Equal(expectDx, dx);
     }
 
+    /// <summary>
+    /// A single utterance big enough for its GEMMs to be split over workers inside it (rows and columns): output and
+    /// every gradient bit-identical on 1, 2 and 3 threads.
+    /// </summary>
     [Theory]
-    [InlineData(5, 3, 1)]
-    [InlineData(12, 9, 2)]
-    public void Lstm_matches_naive_and_finite_differences(int inputs, int hidden, int threads)
+    [MemberData(nameof(SimdPaths.All), MemberType = typeof(SimdPaths))]
+    public void Lstm_of_one_utterance_is_bit_identical_across_thread_counts(SimdPath path)
     {
+        SimdPaths.Require(path);
+        int t = 60, inputs = 300, hidden = 64;   // 2 N 4H I = 18 MFLOP per input GEMM: split, not run whole
+        int[] lengths = [t];
+        var r = new Random(17);
+        var x = Rand.UniformF(r, t * inputs);
+        var shapes = new[] { new Shape(4 * hidden, inputs), new Shape(4 * hidden, hidden), new Shape(4 * hidden) };
+        var w = Enumerable.Range(0, 6).Select(k => Rand.UniformF(r, shapes[k % 3].Elements, -0.2, 0.2)).ToArray();
+        var dy = Rand.UniformF(r, 2 * hidden);
+        float[][] Run(int threads)
+        {
+            using var be = new CpuBackend<float>(threads, path);
+            using var s = new TensorScope<float>(be);
+            var desc = new LstmDesc(inputs, hidden);
+            var wt = Enumerable.Range(0, 6).Select(k => s.From(shapes[k % 3], w[k])).ToArray();
+            var dwt = Enumerable.Range(0, 6).Select(k => s.New(shapes[k % 3])).ToArray();
+            var p = new LstmParams(wt[0], wt[1], wt[2], wt[3], wt[4], wt[5]);
+            var dp = new LstmParams(dwt[0], dwt[1], dwt[2], dwt[3], dwt[4], dwt[5]);
+            var xt = s.From(new Shape(1, t, inputs), x);
+            var yt = s.New(new Shape(1, 2 * hidden));
+            var dxt = s.New(new Shape(1, t, inputs));
+            var reserve = s.New(new Shape(checked((int)be.LstmReserve(desc, 1, t, t, training: true))));
+            var work = s.New(new Shape(checked((int)be.LstmWorkspace(desc, 1, t, t, training: true))));
+            be.LstmForward(desc, xt, p, yt, reserve, work, lengths, training: true);
+            be.LstmBackward(desc, xt, p, reserve, s.From(new Shape(1, 2 * hidden), dy), dxt, dp, work, lengths);
+            return [s.Read(yt), s.Read(dxt), .. dwt.Select(s.Read)];
+        }
+        var one = Run(1);
+        Assert.Contains(one[1], v => v != 0);   // the input gradient is not trivially zero
+        foreach (int threads in new[] { 2, 3 })
+        {
+            var many = Run(threads);
+            for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], many[i]); // exact, element by element
+        }
+    }
+
+    [Theory]
+    [InlineData(5, 3, 1, SimdPath.Scalar)]
+    [InlineData(5, 3, 1, SimdPath.Vector256)]
+    [InlineData(5, 3, 1, SimdPath.Vector512)]
+    [InlineData(12, 9, 2, SimdPath.Scalar)]
+    [InlineData(12, 9, 2, SimdPath.Vector256)]
+    [InlineData(12, 9, 2, SimdPath.Vector512)]
+    public void Lstm_matches_naive_and_finite_differences(int inputs, int hidden, int threads, SimdPath path)
+    {
+        SimdPaths.Require(path);
         int b = 3, t = 5;
         int[] lengths = [5, 1, 3];
         var r = new Random(inputs * hidden);
-        using var be = new CpuBackend<double>(threads);
+        using var be = new CpuBackend<double>(threads, path);
         using var s = new TensorScope<double>(be);
         var desc = new LstmDesc(inputs, hidden);
         var xs = new Shape(b, t, inputs);
@@ -308,12 +381,14 @@ public class CpuOpsTests
         }
     }
 
-    [Fact]
-    public void Dense_relu_dropout_and_loss_match_finite_differences()
+    [Theory]
+    [MemberData(nameof(SimdPaths.All), MemberType = typeof(SimdPaths))]
+    public void Dense_relu_dropout_and_loss_match_finite_differences(SimdPath path)
     {
+        SimdPaths.Require(path);
         int b = 4, nin = 7, nout = 5;
         var r = new Random(3);
-        using var be = new CpuBackend<double>(2);
+        using var be = new CpuBackend<double>(2, path);
         using var s = new TensorScope<double>(be);
         var x = Rand.Uniform(r, b * nin); var w = Rand.Uniform(r, nout * nin); var bias = Rand.Uniform(r, nout);
         var xt = s.New(new Shape(b, nin)); var wt = s.New(new Shape(nout, nin)); var bt = s.New(new Shape(nout));

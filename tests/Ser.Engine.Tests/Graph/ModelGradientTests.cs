@@ -19,16 +19,18 @@ public class ModelGradientTests
         Dropout = 0,
     };
 
-    [Fact]
-    public void Every_parameter_gradient_matches_finite_differences()
+    [Theory]
+    [MemberData(nameof(SimdPaths.All), MemberType = typeof(SimdPaths))]
+    public void Every_parameter_gradient_matches_finite_differences(SimdPath path)
     {
+        SimdPaths.Require(path);
         int batch = 3, frames = 9;
         int[] lengths = [9, 1, 5];
         int[] labels = [0, 2, 1];
         float[] counts = [2, 1, 3];
         var r = new Random(11);
         var features = Rand.UniformF(r, batch * frames * Tiny.Bins, -1.5, 1.5);
-        using var ex = new GraphExecutor<double>(Tiny, new CpuBackend<double>(2), batch, frames, training: true);
+        using var ex = new GraphExecutor<double>(Tiny, new CpuBackend<double>(2, path), batch, frames, training: true);
         ex.InitializeParameters(7, InitMode.AllPathsLive);
         ex.SetInput(features, batch, frames, lengths, labels);
 

@@ -23,12 +23,17 @@ public class PaddingInvarianceTests
     };
 
     [Theory]
-    [InlineData(1, 11)]
-    [InlineData(2, 12)]
-    public void Sample_alone_equals_sample_in_padded_batch(int threads, int seed)
+    [InlineData(1, 11, SimdPath.Scalar)]
+    [InlineData(1, 11, SimdPath.Vector256)]
+    [InlineData(1, 11, SimdPath.Vector512)]
+    [InlineData(2, 12, SimdPath.Scalar)]
+    [InlineData(2, 12, SimdPath.Vector256)]
+    [InlineData(2, 12, SimdPath.Vector512)]
+    public void Sample_alone_equals_sample_in_padded_batch(int threads, int seed, SimdPath path)
     {
+        SimdPaths.Require(path);
         int[] lengths = [23, 1, 8, 17, 5, 2, 3];
-        using var ex = new GraphExecutor<float>(Config, new CpuBackend<float>(threads), lengths.Length, lengths.Max(), training: true);
+        using var ex = new GraphExecutor<float>(Config, new CpuBackend<float>(threads, path), lengths.Length, lengths.Max(), training: true);
         PaddingInvariance.AssertHolds(ex, lengths, new Random(seed), checkAloneLossIsCe: true);
     }
 }

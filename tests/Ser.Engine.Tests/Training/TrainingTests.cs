@@ -1,3 +1,4 @@
+using Ser.Engine.Backends.Cpu;
 using Ser.Engine.Data;
 using Ser.Engine.Data.Synthetic;
 using Ser.Engine.Models;
@@ -18,11 +19,11 @@ public class TrainingTests(ITestOutputHelper output)
         Dropout = 0.25,
     };
 
-    static float[][] Train(int threads, int steps)
+    static float[][] Train(int threads, int steps, SimdPath? path = null)
     {
         var set = SyntheticBatches.Set(5, 12, Config.Bins, Config.Classes, 9, 40);
         var batches = new[] { SyntheticBatches.Make(set[..6], Config.Bins), SyntheticBatches.Make(set[6..], Config.Bins) };
-        using var ex = Executor.Create(Config, new ExecutorOptions { MaxBatch = 6, MaxFrames = 40, Threads = threads });
+        using var ex = Executor.Create(Config, new ExecutorOptions { MaxBatch = 6, MaxFrames = 40, Threads = threads, Simd = path });
         ex.InitializeParameters(21);
         ex.Adam = new AdamOptions { LearningRate = 3e-3, ClipNorm = 5, WeightDecay = 1e-4 };
         for (int s = 0; s < steps; s++) ex.TrainStep(batches[s % 2], [3, 3, 3, 3]);
@@ -30,12 +31,14 @@ public class TrainingTests(ITestOutputHelper output)
     }
 
     /// <summary>Invariant 5: same seed and data on the CPU give bit-identical weights - also across thread counts.</summary>
-    [Fact]
-    public void Training_is_bit_identical_across_runs_and_thread_counts()
+    [Theory]
+    [MemberData(nameof(SimdPaths.All), MemberType = typeof(SimdPaths))]
+    public void Training_is_bit_identical_across_runs_and_thread_counts(SimdPath path)
     {
-        var a = Train(2, 6);
-        var b = Train(2, 6);
-        var c = Train(1, 6);
+        SimdPaths.Require(path);
+        var a = Train(2, 6, path);
+        var b = Train(2, 6, path);
+        var c = Train(1, 6, path);
         for (int p = 0; p < a.Length; p++)
         {
             Assert.Equal(a[p], b[p]); // exact float equality, element by element

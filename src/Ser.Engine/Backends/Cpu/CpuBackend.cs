@@ -1,10 +1,12 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using Ser.Engine.Tensors;
 
 namespace Ser.Engine.Backends.Cpu;
 
 /// <summary>
-/// The CPU backend: vectorised (Vector256, FMA) and multi-threaded (a <see cref="WorkerPool"/> over samples, tiles or
+/// The CPU backend: vectorised (Vector512, Vector256 or scalar: a <see cref="SimdPath"/> fixed at construction, every
+/// kernel written once over <see cref="IVectorOps{T, TV}"/>) and multi-threaded (a <see cref="WorkerPool"/> over samples, tiles or
 /// output blocks). It is the oracle the CUDA backend is compared against. One operation runs at a time; operation
 /// arguments are parked in fields so the per-item bodies are delegates created once (no allocation per step).
 /// Generic over float (training, inference) and double (the float64 gradient-check path).
@@ -14,12 +16,17 @@ namespace Ser.Engine.Backends.Cpu;
 internal sealed unsafe partial class CpuBackend<T> : Backend<T> where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     readonly WorkerPool _pool;
+    readonly SimdPath _simd;
     readonly CpuArena<T> _gemmScratch; // [workers, GemmScratch] packed panels for GEMMs run by any op
     int[] _len = new int[64];          // the current operation's lengths, readable from worker threads
     bool _disposed;
 
-    public CpuBackend(int threads = 0)
+    /// <param name="threads">Workers (0 = all cores).</param>
+    /// <param name="simd">The kernels' vector width (null = <see cref="CpuKernels.Current"/>); one this CPU lacks is refused.</param>
+    public CpuBackend(int threads = 0, SimdPath? simd = null)
     {
+        _simd = simd ?? CpuKernels.Current;
+        if (!CpuKernels.IsAvailable(_simd)) throw new SerException($"this CPU does not accelerate {CpuKernels.Name(_simd)}");
         int workers = threads > 0 ? threads : Environment.ProcessorCount;
         _pool = new WorkerPool(workers);
         _gemmScratch = new CpuArena<T>("cpu.gemm-scratch", workers * GemmScratchElements);
@@ -27,6 +34,7 @@ internal sealed unsafe partial class CpuBackend<T> : Backend<T> where T : unmana
 
     public override string Name => "cpu";
     public override int Workers => _pool.Workers;
+    public SimdPath Simd => _simd;
 
     /// <summary>Bytes the backend holds besides the executor's arenas (per-worker GEMM panels).</summary>
     public long ScratchBytes => _gemmScratch.Bytes;
@@ -47,6 +55,53 @@ internal sealed unsafe partial class CpuBackend<T> : Backend<T> where T : unmana
     }
 
     static T Cast(double v) => T.CreateTruncating(v);
+
+    // ---- the path's helpers (one switch per call; the kernels inside are specialised per width) ----------------------
+
+    T SumOf(T* p, int n) => _simd switch
+    {
+        SimdPath.Vector512 => Simd<T>.Sum<V512<T>, Vector512<T>>(p, n),
+        SimdPath.Vector256 => Simd<T>.Sum<V256<T>, Vector256<T>>(p, n),
+        _ => Simd<T>.Sum<V1<T>, T>(p, n),
+    };
+
+    T DotOf(T* a, T* b, int n) => _simd switch
+    {
+        SimdPath.Vector512 => Simd<T>.Dot<V512<T>, Vector512<T>>(a, b, n),
+        SimdPath.Vector256 => Simd<T>.Dot<V256<T>, Vector256<T>>(a, b, n),
+        _ => Simd<T>.Dot<V1<T>, T>(a, b, n),
+    };
+
+    /// <summary>y[i] += x[i].</summary>
+    void AddTo(T* x, T* y, int n)
+    {
+        switch (_simd)
+        {
+            case SimdPath.Vector512: Simd<T>.Add<V512<T>, Vector512<T>>(x, y, n); break;
+            case SimdPath.Vector256: Simd<T>.Add<V256<T>, Vector256<T>>(x, y, n); break;
+            default: Simd<T>.Add<V1<T>, T>(x, y, n); break;
+        }
+    }
+
+    void AccumulateRows(T* a, T* x, T* y, int n, int m)
+    {
+        switch (_simd)
+        {
+            case SimdPath.Vector512: Simd<T>.AccumulateRows<V512<T>, Vector512<T>>(a, x, y, n, m); break;
+            case SimdPath.Vector256: Simd<T>.AccumulateRows<V256<T>, Vector256<T>>(a, x, y, n, m); break;
+            default: Simd<T>.AccumulateRows<V1<T>, T>(a, x, y, n, m); break;
+        }
+    }
+
+    void Gemm(bool transA, bool transB, int m, int n, int k, T* a, int lda, T* b, int ldb, T* c, int ldc, bool accumulate, T* scratch)
+    {
+        switch (_simd)
+        {
+            case SimdPath.Vector512: CpuGemm<T>.Gemm<V512<T>, Vector512<T>>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, scratch); break;
+            case SimdPath.Vector256: CpuGemm<T>.Gemm<V256<T>, Vector256<T>>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, scratch); break;
+            default: CpuGemm<T>.Gemm<V1<T>, T>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, scratch); break;
+        }
+    }
 
     // ---- memory ---------------------------------------------------------------------------------------------------
 
@@ -93,6 +148,13 @@ internal sealed unsafe partial class CpuBackend<T> : Backend<T> where T : unmana
         long flops = 2L * m * n * k;
         if (flops < 2_000_000) { _gRowBlock = m; _gColBlock = n; }
         int rowBlocks = (m + _gRowBlock - 1) / _gRowBlock;
+        // A single utterance's GEMMs have few row blocks (N = its valid frames): split the columns finer so that each
+        // worker gets at least two items (48-column multiples, the widest micro-tile; any split gives the same bits).
+        if (flops >= 2_000_000 && rowBlocks * ((n + _gColBlock - 1) / _gColBlock) < 2 * Workers)
+        {
+            int perItem = (n + 2 * Workers / rowBlocks - 1) / Math.Max(1, 2 * Workers / rowBlocks);
+            _gColBlock = Math.Min(_gColBlock, Math.Max(48, RoundUp(perItem, 48)));
+        }
         _gColBlocks = (n + _gColBlock - 1) / _gColBlock;
         _gemmBody ??= GemmItem;
         _pool.Run(_gemmBody, rowBlocks * _gColBlocks);
@@ -104,7 +166,7 @@ internal sealed unsafe partial class CpuBackend<T> : Backend<T> where T : unmana
         int mm = Math.Min(_gRowBlock, _gM - i0), nn = Math.Min(_gColBlock, _gN - j0);
         T* a = _gTransA ? _gA + i0 : _gA + (long)i0 * _gLda;
         T* b = _gTransB ? _gB + (long)j0 * _gLdb : _gB + j0;
-        CpuGemm<T>.Gemm(_gTransA, _gTransB, mm, nn, _gK, a, _gLda, b, _gLdb, _gC + (long)i0 * _gLdc + j0, _gLdc, _gAccumulate,
+        Gemm(_gTransA, _gTransB, mm, nn, _gK, a, _gLda, b, _gLdb, _gC + (long)i0 * _gLdc + j0, _gLdc, _gAccumulate,
             GemmScratch(worker));
     }
 

@@ -8,8 +8,10 @@ namespace Ser.Engine.Backends.Cpu;
 // Convolution, "same" padding, stride 1, over maps [B, C, T, F] with per-sample valid lengths V_b.
 // Direct convolution with an implicit im2col: for a tile of output rows, the input rows it needs are copied once into a
 // zero-haloed "slab" [C, rows + KT - 1, Wp] (rows outside [0, V_b) and columns outside [0, F) are zeros, never read
-// from the tensor), and a 4 (channels) x 24 (bins) register micro-kernel walks K = C*KT*KF reading the slab at shifted
-// offsets. So no work is spent on padded frames, and no im2col matrix is built. Padded frames of y and dx are not
+// from the tensor), and a 4 (channels) x 3-vector (bins: 48 with Vector512, 24 with Vector256, 3 scalar) register
+// micro-kernel walks K = C*KT*KF reading the slab at shifted offsets. The kernels are written once, generic over the
+// vector width (IVectorOps); the Vector512 path has 32 registers, so its micro-kernel covers 8 channels (24
+// accumulators: half the loads per FMA), and it finishes a row's last <= 24 bins with the same kernel at Vector256. So no work is spent on padded frames, and no im2col matrix is built. Padded frames of y and dx are not
 // written (the mask layer zeroes y's; dx's are never read).
 //   forward:         y  = conv(x, W) + b  (b seeds the accumulators)  pads (pT, pF)
 //   backward data:   dx = conv(dy, W')  W'[ci,co,kt,kf] = W[co,ci,KT-1-kt,KF-1-kf]   pads (KT-1-pT, KF-1-pF)
@@ -24,11 +26,14 @@ internal sealed unsafe partial class CpuBackend<T>
     /// <summary>Tile sizes and slab geometry of one convolution; depends on the layer only, never on the batch.</summary>
     readonly struct ConvGeometry
     {
-        public readonly int Cin, Cout, KT, KF, F, PadT, PadF, K, Wp, Fp, CoutPad, RowsFwd, RowsBwd, RowsFilter, ChunkRows;
+        public readonly int Lanes, Mr, Cin, Cout, KT, KF, F, PadT, PadF, K, Wp, Fp, CoutPad, RowsFwd, RowsBwd, RowsFilter, ChunkRows;
 
-        public ConvGeometry(in ConvDesc d)
+        /// <param name="lanes">The path's vector width in elements (Fp and Wp depend on it).</param>
+        /// <param name="mr">Output channels per direct micro-tile (4 or 8; a multiple of the filter kernel's 4).</param>
+        public ConvGeometry(in ConvDesc d, int lanes, int mr)
         {
-            int mr = CpuGemm<T>.MR, nr = CpuGemm<T>.NR, lanes = Vector256<T>.Count;
+            int nr = 3 * lanes;
+            Lanes = lanes; Mr = mr;
             Cin = d.InChannels; Cout = d.OutChannels; KT = d.KernelT; KF = d.KernelF; F = d.Bins;
             PadT = d.PadT; PadF = d.PadF; K = d.PatchSize;
             Fp = RoundUp(F, lanes);
@@ -51,17 +56,22 @@ internal sealed unsafe partial class CpuBackend<T>
         public long SlabFilter => (long)Cin * (RowsFilter + KT - 1) * Wp + (long)CoutPad * RowsFilter * Fp;
         public long PackedBias => RoundUp(CoutPad, 16);
         public long Packed => PackedWeights + PackedBias;
-        public long PerWorker => RoundUp(Math.Max(SlabFwd, Math.Max(SlabBwd, SlabFilter)) + CpuGemm<T>.MR * CpuGemm<T>.NR, 16);
-        // forward packs [CoutPad, Cin*KT*KF], backward data [CinPad, Cout*KT*KF]
-        public long PackedWeights => RoundUp(Math.Max((long)CoutPad * Cin, (long)RoundUp(Cin, CpuGemm<T>.MR) * Cout) * KT * KF, 16);
+        public long PerWorker => RoundUp(Math.Max(SlabFwd, Math.Max(SlabBwd, SlabFilter)) + Mr * 3 * Lanes, 16);
+        // forward packs [CoutPad, Cin*KT*KF], backward data [CinPad, Cout*KT*KF] (pads: multiples of Mr)
+        public long PackedWeights => RoundUp(Math.Max((long)CoutPad * Cin, (long)RoundUp(Cin, Mr) * Cout) * KT * KF, 16);
     }
+
+    /// <summary>Output channels per direct-convolution micro-tile: 8 where there are 32 vector registers (AVX-512).</summary>
+    int DirectRows => _simd == SimdPath.Vector512 ? 8 : 4;
+
+    int Lanes => _simd switch { SimdPath.Vector512 => Vector512<T>.Count, SimdPath.Vector256 => Vector256<T>.Count, _ => 1 };
 
     static int RoundUp(int v, int m) => (v + m - 1) / m * m;
     static long RoundUp(long v, long m) => (v + m - 1) / m * m;
 
     protected override long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows)
     {
-        var g = new ConvGeometry(desc);
+        var g = new ConvGeometry(desc, Lanes, DirectRows);
         // sum_b ceil(V_b / chunk) <= min(B ceil(T / chunk), (sum_b V_b + B (chunk - 1)) / chunk)
         long chunks = Math.Min((long)maxBatch * ((maxFrames + g.ChunkRows - 1) / g.ChunkRows),
                                (maxRows + (long)maxBatch * (g.ChunkRows - 1)) / g.ChunkRows);
@@ -77,7 +87,7 @@ internal sealed unsafe partial class CpuBackend<T>
     // ---- the direct-convolution pass shared by forward and backward-data -------------------------------------------
 
     T* _dSrc, _dDst, _dPacked, _dBias, _dWork;
-    int _dCs, _dCd, _dT, _dF, _dKT, _dKF, _dPadT, _dPadF, _dRows, _dWp, _dBatch;
+    int _dMr, _dCs, _dCd, _dT, _dF, _dKT, _dKF, _dPadT, _dPadF, _dRows, _dWp, _dBatch;
     long _dPerWorker;
     int[] _tileStart = new int[65]; // [B + 1] prefix sums of work items per sample
     Action<int, int>? _directBody;
@@ -86,7 +96,7 @@ internal sealed unsafe partial class CpuBackend<T>
         int padF, int rows, T* work, ReadOnlySpan<int> lengths)
     {
         _dSrc = src; _dDst = dst; _dPacked = packed; _dBias = bias; _dWork = work;
-        _dCs = srcChannels; _dCd = dstChannels; _dT = frames; _dF = g.F; _dKT = g.KT; _dKF = g.KF;
+        _dMr = g.Mr; _dCs = srcChannels; _dCd = dstChannels; _dT = frames; _dF = g.F; _dKT = g.KT; _dKF = g.KF;
         _dPadT = padT; _dPadF = padF; _dRows = rows; _dWp = g.Wp; _dPerWorker = g.PerWorker; _dBatch = lengths.Length;
         Park(lengths);
         int items = PrefixItems(lengths, rows);
@@ -121,6 +131,16 @@ internal sealed unsafe partial class CpuBackend<T>
 
     void DirectItem(int item, int worker)
     {
+        switch (_simd)
+        {
+            case SimdPath.Vector512: DirectItem<V512<T>, Vector512<T>>(item, worker); break;
+            case SimdPath.Vector256: DirectItem<V256<T>, Vector256<T>>(item, worker); break;
+            default: DirectItem<V1<T>, T>(item, worker); break;
+        }
+    }
+
+    void DirectItem<S, TV>(int item, int worker) where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
         int b = SampleOfItem(item, _dBatch);
         int valid = _len[b];
         int r0 = (item - _tileStart[b]) * _dRows, r1 = Math.Min(r0 + _dRows, valid);
@@ -131,8 +151,8 @@ internal sealed unsafe partial class CpuBackend<T>
         T* tmp = slab + (long)cs * slabRows * wp;
         FillSlab(_dSrc + b * cs * plane, cs, plane, f, valid, r0 - _dPadT, slabRows, wp, _dPadF, slab);
 
-        int mr = CpuGemm<T>.MR, nr = CpuGemm<T>.NR, k = cs * kt * kf;
-        long channelStride = (long)slabRows * wp;
+        int mr = _dMr, nr = 3 * S.Lanes, halfNr = 3 * Vector256<T>.Count, k = cs * kt * kf;
+        var shape = new DirectShape(channelStride: (long)slabRows * wp, wp, cs, kt, kf, plane);
         T* dstB = _dDst + b * cd * plane;
         for (int t = r0; t < r1; t++)
         for (int cb = 0; cb < cd; cb += mr)
@@ -140,23 +160,40 @@ internal sealed unsafe partial class CpuBackend<T>
             int rowsOut = Math.Min(mr, cd - cb);
             T* pa = _dPacked + (long)cb * k;
             T* bias = _dBias != null ? _dBias + cb : null;
-            for (int n = 0; n < f; n += nr)
-            {
-                T* src = slab + (long)(t - r0) * wp + n;
-                T* c = dstB + cb * plane + (long)t * f + n;
-                if (rowsOut == mr && n + nr <= f)
-                {
-                    DirectKernel(src, channelStride, wp, cs, kt, kf, pa, bias, c, plane);
-                }
-                else
-                {
-                    DirectKernel(src, channelStride, wp, cs, kt, kf, pa, bias, tmp, nr);
-                    int cols = Math.Min(nr, f - n);
-                    for (int r = 0; r < rowsOut; r++)
-                        new Span<T>(tmp + r * nr, cols).CopyTo(new Span<T>(c + r * plane, cols));
-                }
-            }
+            T* src = slab + (long)(t - r0) * wp;
+            T* c = dstB + cb * plane + (long)t * f;
+            int n = 0;
+            for (; n + nr <= f; n += nr) DirectTile<S, TV>(shape, src + n, pa, bias, c + n, mr, rowsOut, nr, tmp);
+            if (n == f) continue;
+            if (typeof(TV) == typeof(Vector512<T>) && f - n <= halfNr)
+                DirectTile<V256<T>, Vector256<T>>(shape, src + n, pa, bias, c + n, mr, rowsOut, f - n, tmp);
+            else
+                DirectTile<S, TV>(shape, src + n, pa, bias, c + n, mr, rowsOut, f - n, tmp);
         }
+    }
+
+    /// <summary>The slab and output strides one direct-convolution pass reads and writes with.</summary>
+    readonly struct DirectShape(long channelStride, int wp, int cs, int kt, int kf, long plane)
+    {
+        public readonly long ChannelStride = channelStride, Plane = plane;
+        public readonly int Wp = wp, Cs = cs, KT = kt, KF = kf;
+    }
+
+    /// <summary>Output rows [0, rowsOut) x columns [0, cols) of one mr-row micro-tile: straight into c when it is a full
+    /// tile, else through tmp [mr, NR].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void DirectTile<S, TV>(in DirectShape d, T* src, T* pa, T* bias, T* c, int mr, int rowsOut, int cols, T* tmp)
+        where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        int nr = 3 * S.Lanes;
+        bool full = rowsOut == mr && cols == nr;
+        T* dst = full ? c : tmp;
+        long ld = full ? d.Plane : nr;
+        if (mr == 8) DirectKernel8<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, dst, ld);
+        else DirectKernel<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, dst, ld);
+        if (full) return;
+        for (int r = 0; r < rowsOut; r++)
+            new Span<T>(tmp + r * nr, cols).CopyTo(new Span<T>(c + r * d.Plane, cols));
     }
 
     /// <summary>
@@ -186,13 +223,14 @@ internal sealed unsafe partial class CpuBackend<T>
     /// (the bias seeds the accumulators, so adding it costs nothing).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void DirectKernel(T* src, long channelStride, int wp, int cs, int kt, int kf, T* pa, T* bias, T* c, long ldc)
+    static void DirectKernel<S, TV>(T* src, long channelStride, int wp, int cs, int kt, int kf, T* pa, T* bias, T* c, long ldc)
+        where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
-        int L = Vector256<T>.Count;
-        var c00 = bias != null ? Vector256.Create(bias[0]) : Vector256<T>.Zero; var c01 = c00; var c02 = c00;
-        var c10 = bias != null ? Vector256.Create(bias[1]) : Vector256<T>.Zero; var c11 = c10; var c12 = c10;
-        var c20 = bias != null ? Vector256.Create(bias[2]) : Vector256<T>.Zero; var c21 = c20; var c22 = c20;
-        var c30 = bias != null ? Vector256.Create(bias[3]) : Vector256<T>.Zero; var c31 = c30; var c32 = c30;
+        int L = S.Lanes;
+        TV c00 = bias != null ? S.Splat(bias[0]) : S.Zero, c01 = c00, c02 = c00;
+        TV c10 = bias != null ? S.Splat(bias[1]) : S.Zero, c11 = c10, c12 = c10;
+        TV c20 = bias != null ? S.Splat(bias[2]) : S.Zero, c21 = c20, c22 = c20;
+        TV c30 = bias != null ? S.Splat(bias[3]) : S.Zero, c31 = c30, c32 = c30;
         for (int ci = 0; ci < cs; ci++)
         {
             T* rowC = src + ci * channelStride;
@@ -201,28 +239,79 @@ internal sealed unsafe partial class CpuBackend<T>
                 T* row = rowC + r * wp;
                 for (int q = 0; q < kf; q++)
                 {
-                    var b0 = Vector256.Load(row + q);
-                    var b1 = Vector256.Load(row + q + L);
-                    var b2 = Vector256.Load(row + q + 2 * L);
-                    var a = Vector256.Create(pa[0]);
-                    c00 = Simd<T>.MulAdd(a, b0, c00); c01 = Simd<T>.MulAdd(a, b1, c01); c02 = Simd<T>.MulAdd(a, b2, c02);
-                    a = Vector256.Create(pa[1]);
-                    c10 = Simd<T>.MulAdd(a, b0, c10); c11 = Simd<T>.MulAdd(a, b1, c11); c12 = Simd<T>.MulAdd(a, b2, c12);
-                    a = Vector256.Create(pa[2]);
-                    c20 = Simd<T>.MulAdd(a, b0, c20); c21 = Simd<T>.MulAdd(a, b1, c21); c22 = Simd<T>.MulAdd(a, b2, c22);
-                    a = Vector256.Create(pa[3]);
-                    c30 = Simd<T>.MulAdd(a, b0, c30); c31 = Simd<T>.MulAdd(a, b1, c31); c32 = Simd<T>.MulAdd(a, b2, c32);
+                    TV b0 = S.Load(row + q), b1 = S.Load(row + q + L), b2 = S.Load(row + q + 2 * L);
+                    var a = S.Splat(pa[0]);
+                    c00 = S.MulAdd(a, b0, c00); c01 = S.MulAdd(a, b1, c01); c02 = S.MulAdd(a, b2, c02);
+                    a = S.Splat(pa[1]);
+                    c10 = S.MulAdd(a, b0, c10); c11 = S.MulAdd(a, b1, c11); c12 = S.MulAdd(a, b2, c12);
+                    a = S.Splat(pa[2]);
+                    c20 = S.MulAdd(a, b0, c20); c21 = S.MulAdd(a, b1, c21); c22 = S.MulAdd(a, b2, c22);
+                    a = S.Splat(pa[3]);
+                    c30 = S.MulAdd(a, b0, c30); c31 = S.MulAdd(a, b1, c31); c32 = S.MulAdd(a, b2, c32);
                     pa += 4;
                 }
             }
         }
-        Vector256.Store(c00, c); Vector256.Store(c01, c + L); Vector256.Store(c02, c + 2 * L);
-        c += ldc;
-        Vector256.Store(c10, c); Vector256.Store(c11, c + L); Vector256.Store(c12, c + 2 * L);
-        c += ldc;
-        Vector256.Store(c20, c); Vector256.Store(c21, c + L); Vector256.Store(c22, c + 2 * L);
-        c += ldc;
-        Vector256.Store(c30, c); Vector256.Store(c31, c + L); Vector256.Store(c32, c + 2 * L);
+        CpuGemm<T>.Store<S, TV>(c, c00, c01, c02, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + ldc, c10, c11, c12, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + 2 * ldc, c20, c21, c22, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + 3 * ldc, c30, c31, c32, accumulate: false);
+    }
+
+    /// <summary>
+    /// The 8-channel micro-kernel: c[r, 0..NR) = bias[r] + sum over (ci, kt, kf) of pa[k][r] * src[ci][kt][kf + 0..NR)
+    /// for r in 0..8; 24 accumulators + 3 slab vectors + 1 broadcast fit AVX-512's 32 registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void DirectKernel8<S, TV>(T* src, long channelStride, int wp, int cs, int kt, int kf, T* pa, T* bias, T* c, long ldc)
+        where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        int L = S.Lanes;
+        TV c00 = bias != null ? S.Splat(bias[0]) : S.Zero, c01 = c00, c02 = c00;
+        TV c10 = bias != null ? S.Splat(bias[1]) : S.Zero, c11 = c10, c12 = c10;
+        TV c20 = bias != null ? S.Splat(bias[2]) : S.Zero, c21 = c20, c22 = c20;
+        TV c30 = bias != null ? S.Splat(bias[3]) : S.Zero, c31 = c30, c32 = c30;
+        TV c40 = bias != null ? S.Splat(bias[4]) : S.Zero, c41 = c40, c42 = c40;
+        TV c50 = bias != null ? S.Splat(bias[5]) : S.Zero, c51 = c50, c52 = c50;
+        TV c60 = bias != null ? S.Splat(bias[6]) : S.Zero, c61 = c60, c62 = c60;
+        TV c70 = bias != null ? S.Splat(bias[7]) : S.Zero, c71 = c70, c72 = c70;
+        for (int ci = 0; ci < cs; ci++)
+        {
+            T* rowC = src + ci * channelStride;
+            for (int r = 0; r < kt; r++)
+            {
+                T* row = rowC + r * wp;
+                for (int q = 0; q < kf; q++)
+                {
+                    TV b0 = S.Load(row + q), b1 = S.Load(row + q + L), b2 = S.Load(row + q + 2 * L);
+                    var a = S.Splat(pa[0]);
+                    c00 = S.MulAdd(a, b0, c00); c01 = S.MulAdd(a, b1, c01); c02 = S.MulAdd(a, b2, c02);
+                    a = S.Splat(pa[1]);
+                    c10 = S.MulAdd(a, b0, c10); c11 = S.MulAdd(a, b1, c11); c12 = S.MulAdd(a, b2, c12);
+                    a = S.Splat(pa[2]);
+                    c20 = S.MulAdd(a, b0, c20); c21 = S.MulAdd(a, b1, c21); c22 = S.MulAdd(a, b2, c22);
+                    a = S.Splat(pa[3]);
+                    c30 = S.MulAdd(a, b0, c30); c31 = S.MulAdd(a, b1, c31); c32 = S.MulAdd(a, b2, c32);
+                    a = S.Splat(pa[4]);
+                    c40 = S.MulAdd(a, b0, c40); c41 = S.MulAdd(a, b1, c41); c42 = S.MulAdd(a, b2, c42);
+                    a = S.Splat(pa[5]);
+                    c50 = S.MulAdd(a, b0, c50); c51 = S.MulAdd(a, b1, c51); c52 = S.MulAdd(a, b2, c52);
+                    a = S.Splat(pa[6]);
+                    c60 = S.MulAdd(a, b0, c60); c61 = S.MulAdd(a, b1, c61); c62 = S.MulAdd(a, b2, c62);
+                    a = S.Splat(pa[7]);
+                    c70 = S.MulAdd(a, b0, c70); c71 = S.MulAdd(a, b1, c71); c72 = S.MulAdd(a, b2, c72);
+                    pa += 8;
+                }
+            }
+        }
+        CpuGemm<T>.Store<S, TV>(c, c00, c01, c02, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + ldc, c10, c11, c12, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + 2 * ldc, c20, c21, c22, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + 3 * ldc, c30, c31, c32, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + 4 * ldc, c40, c41, c42, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + 5 * ldc, c50, c51, c52, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + 6 * ldc, c60, c61, c62, accumulate: false);
+        CpuGemm<T>.Store<S, TV>(c + 7 * ldc, c70, c71, c72, accumulate: false);
     }
 
     // ---- forward and backward data ---------------------------------------------------------------------------------
@@ -230,12 +319,12 @@ internal sealed unsafe partial class CpuBackend<T>
     protected override void ConvForwardCore(in ConvDesc desc, TensorView x, TensorView w, TensorView bias, TensorView y,
         ReadOnlySpan<int> lengths, TensorView workspace)
     {
-        var g = new ConvGeometry(desc);
+        var g = new ConvGeometry(desc, Lanes, DirectRows);
         CheckWorkspace(workspace, g.Packed + Workers * g.PerWorker, "conv forward");
         T* packed = Ptr(workspace);
-        // packed[cb][k][r] = W[cb*4 + r, k], k = (ci, kt, kf): the micro-kernel's walking order
+        // packed[cb][k][r] = W[cb*mr + r, k], k = (ci, kt, kf): the micro-kernel's walking order
         T* wp = Ptr(w);
-        int mr = CpuGemm<T>.MR;
+        int mr = g.Mr;
         for (int cb = 0; cb < g.CoutPad; cb += mr)
         for (int k = 0; k < g.K; k++)
         for (int r = 0; r < mr; r++)
@@ -252,12 +341,12 @@ internal sealed unsafe partial class CpuBackend<T>
 
     protected override void ConvBackwardDataCore(in ConvDesc desc, TensorView dy, TensorView w, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace)
     {
-        var g = new ConvGeometry(desc);
+        var g = new ConvGeometry(desc, Lanes, DirectRows);
         CheckWorkspace(workspace, g.Packed + Workers * g.PerWorker, "conv backward data");
         T* packed = Ptr(workspace);
-        // W'[ci, co, kt', kf'] = W[co, ci, KT-1-kt', KF-1-kf'], packed in blocks of 4 input channels
+        // W'[ci, co, kt', kf'] = W[co, ci, KT-1-kt', KF-1-kf'], packed in blocks of mr input channels
         T* wp = Ptr(w);
-        int mr = CpuGemm<T>.MR, kt = g.KT, kf = g.KF, cinPad = RoundUp(g.Cin, mr), k = g.Cout * kt * kf;
+        int mr = g.Mr, kt = g.KT, kf = g.KF, cinPad = RoundUp(g.Cin, mr), k = g.Cout * kt * kf;
         for (int cb = 0; cb < cinPad; cb += mr)
         for (int co = 0; co < g.Cout; co++)
         for (int a = 0; a < kt; a++)
@@ -287,7 +376,7 @@ internal sealed unsafe partial class CpuBackend<T>
 
     protected override void ConvBackwardFilterCore(in ConvDesc desc, TensorView x, TensorView dy, TensorView dw, ReadOnlySpan<int> lengths, TensorView workspace)
     {
-        var g = new ConvGeometry(desc);
+        var g = new ConvGeometry(desc, Lanes, DirectRows);
         int items = PrefixItems(lengths, g.ChunkRows);
         long partialSize = (long)g.Cout * g.K;
         CheckWorkspace(workspace, g.Packed + Workers * g.PerWorker + items * partialSize, "conv backward filter");
@@ -314,10 +403,20 @@ internal sealed unsafe partial class CpuBackend<T>
         int e0 = block * 4096, n = Math.Min(4096, _rdSize - e0);
         T* dst = _rdDst + e0;
         new Span<T>(dst, n).Clear();
-        for (int i = 0; i < _rdItems; i++) Simd<T>.Add(_fPartials + (long)i * _rdSize + e0, dst, n);
+        for (int i = 0; i < _rdItems; i++) AddTo(_fPartials + (long)i * _rdSize + e0, dst, n);
     }
 
     void FilterItem(int item, int worker)
+    {
+        switch (_simd)
+        {
+            case SimdPath.Vector512: FilterItem<V512<T>, Vector512<T>>(item, worker); break;
+            case SimdPath.Vector256: FilterItem<V256<T>, Vector256<T>>(item, worker); break;
+            default: FilterItem<V1<T>, T>(item, worker); break;
+        }
+    }
+
+    void FilterItem<S, TV>(int item, int worker) where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
         ref readonly var g = ref _fG;
         int b = SampleOfItem(item, _fBatch);
@@ -328,7 +427,8 @@ internal sealed unsafe partial class CpuBackend<T>
         T* partial = _fPartials + (long)item * g.Cout * g.K;
         new Span<T>(partial, g.Cout * g.K).Clear();
         T* xs = _fWork + worker * g.PerWorker;
-        int mr = CpuGemm<T>.MR, L = Vector256<T>.Count;
+        int mr = g.Mr;
+        T* sums = stackalloc T[8 * 3]; // [mr, 3] one block of dW
         for (int r0 = c0; r0 < c1; r0 += g.RowsFilter)
         {
             int rows = Math.Min(g.RowsFilter, c1 - r0), slabRows = rows + g.KT - 1;
@@ -353,40 +453,30 @@ internal sealed unsafe partial class CpuBackend<T>
             {
                 T* xrow = xs + ((long)ci * slabRows + a) * g.Wp + q;
                 T* drow = dys + cb * dyStride;
-                FilterKernel(xrow, g.Wp, drow, dyStride, g.Fp, rows, L,
-                    out var s00, out var s01, out var s02, out var s10, out var s11, out var s12,
-                    out var s20, out var s21, out var s22, out var s30, out var s31, out var s32);
+                if (mr == 8) FilterKernel8<S, TV>(xrow, g.Wp, drow, dyStride, g.Fp, rows, sums);
+                else FilterKernel<S, TV>(xrow, g.Wp, drow, dyStride, g.Fp, rows, sums);
                 // partial[co, ci, a, q + j] += sums, skipping the padding rows/columns of the block
                 int baseK = (ci * g.KT + a) * g.KF + q, cols = Math.Min(3, g.KF - q), outRows = Math.Min(mr, g.Cout - cb);
-                Accumulate(partial + (long)cb * g.K + baseK, cols, s00, s01, s02);
-                if (outRows > 1) Accumulate(partial + (long)(cb + 1) * g.K + baseK, cols, s10, s11, s12);
-                if (outRows > 2) Accumulate(partial + (long)(cb + 2) * g.K + baseK, cols, s20, s21, s22);
-                if (outRows > 3) Accumulate(partial + (long)(cb + 3) * g.K + baseK, cols, s30, s31, s32);
+                for (int r = 0; r < outRows; r++)
+                {
+                    T* p = partial + (long)(cb + r) * g.K + baseK;
+                    for (int j = 0; j < cols; j++) p[j] += sums[r * 3 + j];
+                }
             }
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Accumulate(T* p, int cols, T s0, T s1, T s2)
-    {
-        p[0] += s0;
-        if (cols > 1) p[1] += s1;
-        if (cols > 2) p[2] += s2;
-    }
-
     /// <summary>
     /// s[r][j] = sum over rows t and bins f of dy[r][t][f] * x[t + kt][f + q + j] for 4 output channels r and 3 kernel
-    /// columns j: a 4 x 3 block of dW, accumulated in 12 vector registers, then summed across lanes.
+    /// columns j: a 4 x 3 block of dW, accumulated in 12 vector registers, then summed across lanes. s: [4, 3].
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void FilterKernel(T* xrow, int wp, T* dy, long dyStride, int fp, int rows, int L,
-        out T s00, out T s01, out T s02, out T s10, out T s11, out T s12,
-        out T s20, out T s21, out T s22, out T s30, out T s31, out T s32)
+    static void FilterKernel<S, TV>(T* xrow, int wp, T* dy, long dyStride, int fp, int rows, T* s)
+        where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
-        var a00 = Vector256<T>.Zero; var a01 = a00; var a02 = a00;
-        var a10 = a00; var a11 = a00; var a12 = a00;
-        var a20 = a00; var a21 = a00; var a22 = a00;
-        var a30 = a00; var a31 = a00; var a32 = a00;
+        int L = S.Lanes;
+        TV a00 = S.Zero, a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+        TV a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
         for (int t = 0; t < rows; t++)
         {
             T* xr = xrow + (long)t * wp;
@@ -394,22 +484,66 @@ internal sealed unsafe partial class CpuBackend<T>
             T* d1 = d0 + dyStride; T* d2 = d1 + dyStride; T* d3 = d2 + dyStride;
             for (int c = 0; c < fp; c += L)
             {
-                var x0 = Vector256.Load(xr + c);
-                var x1 = Vector256.Load(xr + c + 1);
-                var x2 = Vector256.Load(xr + c + 2);
-                var d = Vector256.Load(d0 + c);
-                a00 = Simd<T>.MulAdd(d, x0, a00); a01 = Simd<T>.MulAdd(d, x1, a01); a02 = Simd<T>.MulAdd(d, x2, a02);
-                d = Vector256.Load(d1 + c);
-                a10 = Simd<T>.MulAdd(d, x0, a10); a11 = Simd<T>.MulAdd(d, x1, a11); a12 = Simd<T>.MulAdd(d, x2, a12);
-                d = Vector256.Load(d2 + c);
-                a20 = Simd<T>.MulAdd(d, x0, a20); a21 = Simd<T>.MulAdd(d, x1, a21); a22 = Simd<T>.MulAdd(d, x2, a22);
-                d = Vector256.Load(d3 + c);
-                a30 = Simd<T>.MulAdd(d, x0, a30); a31 = Simd<T>.MulAdd(d, x1, a31); a32 = Simd<T>.MulAdd(d, x2, a32);
+                TV x0 = S.Load(xr + c), x1 = S.Load(xr + c + 1), x2 = S.Load(xr + c + 2);
+                var d = S.Load(d0 + c);
+                a00 = S.MulAdd(d, x0, a00); a01 = S.MulAdd(d, x1, a01); a02 = S.MulAdd(d, x2, a02);
+                d = S.Load(d1 + c);
+                a10 = S.MulAdd(d, x0, a10); a11 = S.MulAdd(d, x1, a11); a12 = S.MulAdd(d, x2, a12);
+                d = S.Load(d2 + c);
+                a20 = S.MulAdd(d, x0, a20); a21 = S.MulAdd(d, x1, a21); a22 = S.MulAdd(d, x2, a22);
+                d = S.Load(d3 + c);
+                a30 = S.MulAdd(d, x0, a30); a31 = S.MulAdd(d, x1, a31); a32 = S.MulAdd(d, x2, a32);
             }
         }
-        s00 = Vector256.Sum(a00); s01 = Vector256.Sum(a01); s02 = Vector256.Sum(a02);
-        s10 = Vector256.Sum(a10); s11 = Vector256.Sum(a11); s12 = Vector256.Sum(a12);
-        s20 = Vector256.Sum(a20); s21 = Vector256.Sum(a21); s22 = Vector256.Sum(a22);
-        s30 = Vector256.Sum(a30); s31 = Vector256.Sum(a31); s32 = Vector256.Sum(a32);
+        s[0] = S.Sum(a00); s[1] = S.Sum(a01); s[2] = S.Sum(a02);
+        s[3] = S.Sum(a10); s[4] = S.Sum(a11); s[5] = S.Sum(a12);
+        s[6] = S.Sum(a20); s[7] = S.Sum(a21); s[8] = S.Sum(a22);
+        s[9] = S.Sum(a30); s[10] = S.Sum(a31); s[11] = S.Sum(a32);
+    }
+
+    /// <summary>The same for 8 output channels (24 accumulators: AVX-512's 32 registers). s: [8, 3].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void FilterKernel8<S, TV>(T* xrow, int wp, T* dy, long dyStride, int fp, int rows, T* s)
+        where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        int L = S.Lanes;
+        TV a00 = S.Zero, a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+        TV a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+        TV a40 = a00, a41 = a00, a42 = a00, a50 = a00, a51 = a00, a52 = a00;
+        TV a60 = a00, a61 = a00, a62 = a00, a70 = a00, a71 = a00, a72 = a00;
+        for (int t = 0; t < rows; t++)
+        {
+            T* xr = xrow + (long)t * wp;
+            T* d0 = dy + (long)t * fp;
+            for (int c = 0; c < fp; c += L)
+            {
+                TV x0 = S.Load(xr + c), x1 = S.Load(xr + c + 1), x2 = S.Load(xr + c + 2);
+                T* dc = d0 + c;
+                var d = S.Load(dc);
+                a00 = S.MulAdd(d, x0, a00); a01 = S.MulAdd(d, x1, a01); a02 = S.MulAdd(d, x2, a02);
+                d = S.Load(dc + dyStride);
+                a10 = S.MulAdd(d, x0, a10); a11 = S.MulAdd(d, x1, a11); a12 = S.MulAdd(d, x2, a12);
+                d = S.Load(dc + 2 * dyStride);
+                a20 = S.MulAdd(d, x0, a20); a21 = S.MulAdd(d, x1, a21); a22 = S.MulAdd(d, x2, a22);
+                d = S.Load(dc + 3 * dyStride);
+                a30 = S.MulAdd(d, x0, a30); a31 = S.MulAdd(d, x1, a31); a32 = S.MulAdd(d, x2, a32);
+                d = S.Load(dc + 4 * dyStride);
+                a40 = S.MulAdd(d, x0, a40); a41 = S.MulAdd(d, x1, a41); a42 = S.MulAdd(d, x2, a42);
+                d = S.Load(dc + 5 * dyStride);
+                a50 = S.MulAdd(d, x0, a50); a51 = S.MulAdd(d, x1, a51); a52 = S.MulAdd(d, x2, a52);
+                d = S.Load(dc + 6 * dyStride);
+                a60 = S.MulAdd(d, x0, a60); a61 = S.MulAdd(d, x1, a61); a62 = S.MulAdd(d, x2, a62);
+                d = S.Load(dc + 7 * dyStride);
+                a70 = S.MulAdd(d, x0, a70); a71 = S.MulAdd(d, x1, a71); a72 = S.MulAdd(d, x2, a72);
+            }
+        }
+        s[0] = S.Sum(a00); s[1] = S.Sum(a01); s[2] = S.Sum(a02);
+        s[3] = S.Sum(a10); s[4] = S.Sum(a11); s[5] = S.Sum(a12);
+        s[6] = S.Sum(a20); s[7] = S.Sum(a21); s[8] = S.Sum(a22);
+        s[9] = S.Sum(a30); s[10] = S.Sum(a31); s[11] = S.Sum(a32);
+        s[12] = S.Sum(a40); s[13] = S.Sum(a41); s[14] = S.Sum(a42);
+        s[15] = S.Sum(a50); s[16] = S.Sum(a51); s[17] = S.Sum(a52);
+        s[18] = S.Sum(a60); s[19] = S.Sum(a61); s[20] = S.Sum(a62);
+        s[21] = S.Sum(a70); s[22] = S.Sum(a71); s[23] = S.Sum(a72);
     }
 }

@@ -12,7 +12,7 @@ internal sealed unsafe partial class CpuBackend<T>
         int batch = x.Shape.D0, inputs = x.Shape.D1, outputs = w.Shape.D0;
         T* yp = Ptr(y), bp = Ptr(bias);
         ParallelGemm(false, true, batch, outputs, inputs, Ptr(x), inputs, Ptr(w), inputs, yp, outputs, accumulate: false);
-        for (int b = 0; b < batch; b++) Simd<T>.Add(bp, yp + (long)b * outputs, outputs);
+        for (int b = 0; b < batch; b++) AddTo(bp, yp + (long)b * outputs, outputs);
     }
 
     protected override void DenseBackwardCore(TensorView x, TensorView w, TensorView dy, TensorView dx, TensorView dw, TensorView dbias)
@@ -21,7 +21,7 @@ internal sealed unsafe partial class CpuBackend<T>
         T* dyp = Ptr(dy), db = Ptr(dbias);
         ParallelGemm(true, false, outputs, inputs, batch, dyp, outputs, Ptr(x), inputs, Ptr(dw), inputs, accumulate: false);
         new Span<T>(db, outputs).Clear();
-        for (int b = 0; b < batch; b++) Simd<T>.Add(dyp + (long)b * outputs, db, outputs);
+        for (int b = 0; b < batch; b++) AddTo(dyp + (long)b * outputs, db, outputs);
         if (!dx.IsEmpty)
             ParallelGemm(false, false, batch, inputs, outputs, dyp, outputs, Ptr(w), inputs, Ptr(dx), inputs, accumulate: false);
     }

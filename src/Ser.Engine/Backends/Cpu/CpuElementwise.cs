@@ -44,28 +44,30 @@ internal sealed unsafe partial class CpuBackend<T>
                 break;
             case PlaneOp.BiasBackward:
                 // per-(b, c) partial, reduced over b in order afterwards
-                _pY[item] = Simd<T>.Sum(x, valid);
+                _pY[item] = SumOf(x, valid);
                 break;
         }
     }
 
-    static void ReluSpan(T* x, int n)
+    void ReluSpan(T* x, int n)
     {
-        int L = Vector256<T>.Count, i = 0;
-        for (; i + L <= n; i += L) Vector256.Store(Vector256.Max(Vector256.Load(x + i), Vector256<T>.Zero), x + i);
-        for (; i < n; i++) if (!(x[i] > T.Zero)) x[i] = T.Zero;
+        switch (_simd)
+        {
+            case SimdPath.Vector512: Simd<T>.Relu<V512<T>, Vector512<T>>(x, n); break;
+            case SimdPath.Vector256: Simd<T>.Relu<V256<T>, Vector256<T>>(x, n); break;
+            default: Simd<T>.Relu<V1<T>, T>(x, n); break;
+        }
     }
 
     // dy *= (y > 0)
-    static void ReluBackwardSpan(T* y, T* dy, int n)
+    void ReluBackwardSpan(T* y, T* dy, int n)
     {
-        int L = Vector256<T>.Count, i = 0;
-        for (; i + L <= n; i += L)
+        switch (_simd)
         {
-            var keep = Vector256.GreaterThan(Vector256.Load(y + i), Vector256<T>.Zero);
-            Vector256.Store(Vector256.BitwiseAnd(Vector256.Load(dy + i), keep), dy + i);
+            case SimdPath.Vector512: Simd<T>.ReluBackward<V512<T>, Vector512<T>>(y, dy, n); break;
+            case SimdPath.Vector256: Simd<T>.ReluBackward<V256<T>, Vector256<T>>(y, dy, n); break;
+            default: Simd<T>.ReluBackward<V1<T>, T>(y, dy, n); break;
         }
-        for (; i < n; i++) if (!(y[i] > T.Zero)) dy[i] = T.Zero;
     }
 
     protected override void BiasBackwardCore(TensorView dy, TensorView dbias, ReadOnlySpan<int> lengths, TensorView workspace)
@@ -156,7 +158,7 @@ internal sealed unsafe partial class CpuBackend<T>
         long start = (long)chunk * ChunkElements;
         int n = (int)Math.Min(ChunkElements, _rN - start);
         T* x = _rX + start;
-        _partials[chunk] = double.CreateTruncating(Simd<T>.Dot(x, x, n));
+        _partials[chunk] = double.CreateTruncating(DotOf(x, x, n));
     }
 
     protected override void ScaleCore(TensorView t, double factor)

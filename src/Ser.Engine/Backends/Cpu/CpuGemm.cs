@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace Ser.Engine.Backends.Cpu;
 
@@ -9,21 +8,21 @@ namespace Ser.Engine.Backends.Cpu;
 /// One thread; callers parallelise over independent output blocks (<see cref="CpuBackend{T}"/>.ParallelGemm).
 /// Each C element sums K in KC-sized blocks in ascending order, the same however M and N are split, so results do
 /// not depend on the partition (and hence not on the worker count).
-/// Micro-kernel: MR = 4 rows x NR = 3 vectors (24 floats / 12 doubles) in 12 accumulators.
+/// Micro-kernel: MR = 4 rows x NR = 3 vectors in 12 accumulators, generic over the vector width S (48 floats with
+/// Vector512, 24 with Vector256, 3 scalars). NC is a multiple of every NR.
 /// </summary>
 internal static unsafe class CpuGemm<T> where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     public const int MR = 4;
-    public static int NR => 3 * Vector256<T>.Count;
     const int KC = 256;
     const int MC = 64;   // multiple of MR
-    const int NC = 480;  // multiple of NR for float (24) and double (12)
+    const int NC = 480;  // multiple of NR: 48, 24, 12, 3
 
-    /// <summary>Scratch elements one <see cref="Gemm"/> call needs: packed A, packed B, an edge tile.</summary>
-    public static long ScratchElements => (long)MC * KC + (long)KC * NC + MR * 3 * 8 + 64;
+    /// <summary>Scratch elements one <see cref="Gemm"/> call needs: packed A, packed B, an edge tile (widest NR).</summary>
+    public static long ScratchElements => (long)MC * KC + (long)KC * NC + MR * 3 * 16 + 64;
 
-    public static void Gemm(bool transA, bool transB, int m, int n, int k,
-        T* a, int lda, T* b, int ldb, T* c, int ldc, bool accumulate, T* scratch)
+    public static void Gemm<S, TV>(bool transA, bool transB, int m, int n, int k,
+        T* a, int lda, T* b, int ldb, T* c, int ldc, bool accumulate, T* scratch) where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
         if (m <= 0 || n <= 0) return;
         if (k <= 0)
@@ -32,7 +31,7 @@ internal static unsafe class CpuGemm<T> where T : unmanaged, IBinaryFloatingPoin
                 for (int i = 0; i < m; i++) new Span<T>(c + (long)i * ldc, n).Clear();
             return;
         }
-        int nr = NR;
+        int nr = 3 * S.Lanes;
         T* packA = scratch;
         T* packB = packA + MC * KC;
         T* tile = packB + KC * NC;
@@ -42,7 +41,7 @@ internal static unsafe class CpuGemm<T> where T : unmanaged, IBinaryFloatingPoin
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
-                PackB(transB, b, ldb, pc, jc, kc, nc, packB);
+                PackB(transB, b, ldb, pc, jc, kc, nc, nr, packB);
                 bool acc = accumulate || pc > 0;
                 for (int ic = 0; ic < m; ic += MC)
                 {
@@ -59,11 +58,11 @@ internal static unsafe class CpuGemm<T> where T : unmanaged, IBinaryFloatingPoin
                             T* cp = c + (long)(ic + ir) * ldc + jc + jr;
                             if (mm == MR && nn == nr)
                             {
-                                Kernel(kc, pa, pb, cp, ldc, acc);
+                                Kernel<S, TV>(kc, pa, pb, cp, ldc, acc);
                             }
                             else
                             {
-                                Kernel(kc, pa, pb, tile, nr, false);
+                                Kernel<S, TV>(kc, pa, pb, tile, nr, false);
                                 for (int r = 0; r < mm; r++)
                                 for (int j = 0; j < nn; j++)
                                     cp[(long)r * ldc + j] = acc ? cp[(long)r * ldc + j] + tile[r * nr + j] : tile[r * nr + j];
@@ -111,9 +110,8 @@ internal static unsafe class CpuGemm<T> where T : unmanaged, IBinaryFloatingPoin
     }
 
     // packB[strip][kk][j] = B(pc + kk, jc + strip*NR + j), zero past the last column.
-    static void PackB(bool transB, T* b, int ldb, int pc, int jc, int kc, int nc, T* packB)
+    static void PackB(bool transB, T* b, int ldb, int pc, int jc, int kc, int nc, int nr, T* packB)
     {
-        int nr = NR;
         for (int jr = 0; jr < nc; jr += nr)
         {
             int nn = Math.Min(nr, nc - jr);
@@ -124,18 +122,8 @@ internal static unsafe class CpuGemm<T> where T : unmanaged, IBinaryFloatingPoin
                 {
                     T* src = b + (long)(pc + kk) * ldb + jc + jr;
                     T* d = dst + kk * nr;
-                    if (nn == nr)
-                    {
-                        int L = Vector256<T>.Count;
-                        Vector256.Store(Vector256.Load(src), d);
-                        Vector256.Store(Vector256.Load(src + L), d + L);
-                        Vector256.Store(Vector256.Load(src + 2 * L), d + 2 * L);
-                    }
-                    else
-                    {
-                        for (int j = 0; j < nn; j++) d[j] = src[j];
-                        for (int j = nn; j < nr; j++) d[j] = T.Zero;
-                    }
+                    new Span<T>(src, nn).CopyTo(new Span<T>(d, nn));
+                    if (nn < nr) new Span<T>(d + nn, nr - nn).Clear();
                 }
             }
             else
@@ -159,47 +147,44 @@ internal static unsafe class CpuGemm<T> where T : unmanaged, IBinaryFloatingPoin
 
     /// <summary>C[4, NR] (+)= packedA[kc][4] * packedB[kc][NR].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel(int kc, T* pa, T* pb, T* c, int ldc, bool accumulate)
+    static void Kernel<S, TV>(int kc, T* pa, T* pb, T* c, int ldc, bool accumulate) where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
-        int L = Vector256<T>.Count;
-        var c00 = Vector256<T>.Zero; var c01 = c00; var c02 = c00;
-        var c10 = c00; var c11 = c00; var c12 = c00;
-        var c20 = c00; var c21 = c00; var c22 = c00;
-        var c30 = c00; var c31 = c00; var c32 = c00;
-        int nr = 3 * L;
+        int L = S.Lanes, nr = 3 * L;
+        TV c00 = S.Zero, c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
+        TV c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
         for (int kk = 0; kk < kc; kk++)
         {
-            var b0 = Vector256.Load(pb);
-            var b1 = Vector256.Load(pb + L);
-            var b2 = Vector256.Load(pb + 2 * L);
-            var a = Vector256.Create(pa[0]);
-            c00 = Simd<T>.MulAdd(a, b0, c00); c01 = Simd<T>.MulAdd(a, b1, c01); c02 = Simd<T>.MulAdd(a, b2, c02);
-            a = Vector256.Create(pa[1]);
-            c10 = Simd<T>.MulAdd(a, b0, c10); c11 = Simd<T>.MulAdd(a, b1, c11); c12 = Simd<T>.MulAdd(a, b2, c12);
-            a = Vector256.Create(pa[2]);
-            c20 = Simd<T>.MulAdd(a, b0, c20); c21 = Simd<T>.MulAdd(a, b1, c21); c22 = Simd<T>.MulAdd(a, b2, c22);
-            a = Vector256.Create(pa[3]);
-            c30 = Simd<T>.MulAdd(a, b0, c30); c31 = Simd<T>.MulAdd(a, b1, c31); c32 = Simd<T>.MulAdd(a, b2, c32);
+            TV b0 = S.Load(pb), b1 = S.Load(pb + L), b2 = S.Load(pb + 2 * L);
+            var a = S.Splat(pa[0]);
+            c00 = S.MulAdd(a, b0, c00); c01 = S.MulAdd(a, b1, c01); c02 = S.MulAdd(a, b2, c02);
+            a = S.Splat(pa[1]);
+            c10 = S.MulAdd(a, b0, c10); c11 = S.MulAdd(a, b1, c11); c12 = S.MulAdd(a, b2, c12);
+            a = S.Splat(pa[2]);
+            c20 = S.MulAdd(a, b0, c20); c21 = S.MulAdd(a, b1, c21); c22 = S.MulAdd(a, b2, c22);
+            a = S.Splat(pa[3]);
+            c30 = S.MulAdd(a, b0, c30); c31 = S.MulAdd(a, b1, c31); c32 = S.MulAdd(a, b2, c32);
             pa += MR;
             pb += nr;
         }
-        Store(c, c00, c01, c02, accumulate, L);
-        Store(c + ldc, c10, c11, c12, accumulate, L);
-        Store(c + 2L * ldc, c20, c21, c22, accumulate, L);
-        Store(c + 3L * ldc, c30, c31, c32, accumulate, L);
+        Store<S, TV>(c, c00, c01, c02, accumulate);
+        Store<S, TV>(c + ldc, c10, c11, c12, accumulate);
+        Store<S, TV>(c + 2L * ldc, c20, c21, c22, accumulate);
+        Store<S, TV>(c + 3L * ldc, c30, c31, c32, accumulate);
     }
 
+    /// <summary>c[0..3L) (+)= (v0, v1, v2).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store(T* c, Vector256<T> v0, Vector256<T> v1, Vector256<T> v2, bool accumulate, int L)
+    internal static void Store<S, TV>(T* c, TV v0, TV v1, TV v2, bool accumulate) where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
+        int L = S.Lanes;
         if (accumulate)
         {
-            v0 += Vector256.Load(c);
-            v1 += Vector256.Load(c + L);
-            v2 += Vector256.Load(c + 2 * L);
+            v0 = S.Add(v0, S.Load(c));
+            v1 = S.Add(v1, S.Load(c + L));
+            v2 = S.Add(v2, S.Load(c + 2 * L));
         }
-        Vector256.Store(v0, c);
-        Vector256.Store(v1, c + L);
-        Vector256.Store(v2, c + 2 * L);
+        S.Store(v0, c);
+        S.Store(v1, c + L);
+        S.Store(v2, c + 2 * L);
     }
 }

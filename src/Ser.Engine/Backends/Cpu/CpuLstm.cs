@@ -117,8 +117,8 @@ internal sealed unsafe partial class CpuBackend<T>
             int t = d == 0 ? s : valid - 1 - s;
             long row = _rowStart[b] + t;
             T* g = gates + row * g4;
-            Simd<T>.Add(bias, g, g4);
-            if (hPrev != null) Simd<T>.AccumulateRows(whhT, hPrev, g, h, g4); // g += W_hh h
+            AddTo(bias, g, g4);
+            if (hPrev != null) AccumulateRows(whhT, hPrev, g, h, g4); // g += W_hh h
             var gs = new Span<T>(g, g4);
             TensorPrimitives.Sigmoid(gs[..(2 * h)], gs[..(2 * h)]);           // i, f
             TensorPrimitives.Tanh(gs.Slice(2 * h, h), gs.Slice(2 * h, h));     // g
@@ -161,7 +161,7 @@ internal sealed unsafe partial class CpuBackend<T>
             ParallelGemm(true, false, g4, _lI, _lN, dg, g4, _lXp, _lI, Ptr(dWeights.Ih(d)), _lI, accumulate: false);
             T* db = Ptr(dWeights.Bias(d));
             new Span<T>(db, g4).Clear();
-            for (int r = 0; r < _lN; r++) Simd<T>.Add(dg + (long)r * g4, db, g4);
+            for (int r = 0; r < _lN; r++) AddTo(dg + (long)r * g4, db, g4);
         }
         if (dSequence.IsEmpty) return;
         // Xp is free now: dXp = dG_fw W_ih_fw + dG_bw W_ih_bw, then unpack into the padded [B, T, I].
@@ -224,7 +224,7 @@ internal sealed unsafe partial class CpuBackend<T>
             if (s == 0) break;
             // dh for the previous step = W_hh^T dg
             new Span<T>(dh, h).Clear();
-            Simd<T>.AccumulateRows(whh, dg, dh, g4, h);
+            AccumulateRows(whh, dg, dh, g4, h);
         }
     }
 }

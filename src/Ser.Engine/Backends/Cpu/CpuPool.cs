@@ -10,7 +10,7 @@ namespace Ser.Engine.Backends.Cpu;
 // x [B, C, T, F] with lengths V_b -> y [B, C, ceil(T/2), ceil(F/2)], valid output frames ceil(V_b/2); output frame t'
 // is the max over input frames {2t', 2t'+1} ∩ [0, V_b) and bins {2f', 2f'+1} ∩ [0, F). Frames t' >= ceil(V_b/2) are 0.
 // Backward routes each output's gradient to the window's FIRST maximum in (row, column) order - PyTorch's rule.
-// Parallel over (b, c) planes. For float with AVX2 the bins are processed 16 at a time (deinterleaved into even/odd
+// Parallel over (b, c) planes. For float with AVX2 (on the Vector256 and Vector512 paths) the bins are processed 16 at a time (deinterleaved into even/odd
 // columns, compared without branches: random data would mispredict every scalar compare); the rest is scalar.
 internal sealed unsafe partial class CpuBackend<T>
 {
@@ -36,7 +36,7 @@ internal sealed unsafe partial class CpuBackend<T>
         _pool.Run(_poolBody, x.Shape.D0 * _plC);
     }
 
-    static bool VectorPool => typeof(T) == typeof(float) && Avx2.IsSupported;
+    bool VectorPool => _simd != SimdPath.Scalar && typeof(T) == typeof(float) && Avx2.IsSupported;
 
     void PoolItem(int item, int worker)
     {

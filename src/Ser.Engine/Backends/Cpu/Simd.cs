@@ -1,95 +1,76 @@
 using System.Numerics;
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace Ser.Engine.Backends.Cpu;
 
 /// <summary>
-/// Vector helpers generic over float/double (the float64 path exists for gradient checks). typeof(T) tests are
-/// folded away by the JIT, so each instantiation compiles to straight AVX2/FMA code.
+/// Vector helpers generic over the element type (float, or double for the gradient checks) and over the vector width
+/// (<see cref="IVectorOps{T, TV}"/>: S the width's ops, TV its vector type). Every sum runs in a fixed order, so a
+/// path gives the same bits every run. <see cref="CpuBackend{T}"/> calls them through its path's dispatch.
 /// </summary>
 internal static unsafe class Simd<T> where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    public static int Lanes => Vector256<T>.Count;
-
-    /// <summary>a * b + c, fused where the CPU has FMA.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> MulAdd(Vector256<T> a, Vector256<T> b, Vector256<T> c)
+    /// <summary>Sum of n values in a fixed order (4 vector accumulators, then a fixed tree).</summary>
+    public static T Sum<S, TV>(T* p, int n) where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
-        if (System.Runtime.Intrinsics.X86.Fma.IsSupported)
-        {
-            if (typeof(T) == typeof(float))
-                return System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
-            if (typeof(T) == typeof(double))
-                return System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
-        }
-        return a * b + c;
-    }
-
-    /// <summary>Sum of n values in a fixed order (4 vector accumulators, then a fixed tree): deterministic.</summary>
-    public static T Sum(T* p, int n)
-    {
-        int L = Lanes, i = 0;
-        var s0 = Vector256<T>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
+        int L = S.Lanes, i = 0;
+        TV s0 = S.Zero, s1 = s0, s2 = s0, s3 = s0;
         for (; i + 4 * L <= n; i += 4 * L)
         {
-            s0 += Vector256.Load(p + i);
-            s1 += Vector256.Load(p + i + L);
-            s2 += Vector256.Load(p + i + 2 * L);
-            s3 += Vector256.Load(p + i + 3 * L);
+            s0 = S.Add(s0, S.Load(p + i));
+            s1 = S.Add(s1, S.Load(p + i + L));
+            s2 = S.Add(s2, S.Load(p + i + 2 * L));
+            s3 = S.Add(s3, S.Load(p + i + 3 * L));
         }
-        for (; i + L <= n; i += L) s0 += Vector256.Load(p + i);
-        T s = Vector256.Sum((s0 + s1) + (s2 + s3));
+        for (; i + L <= n; i += L) s0 = S.Add(s0, S.Load(p + i));
+        T s = S.Sum(S.Add(S.Add(s0, s1), S.Add(s2, s3)));
         for (; i < n; i++) s += p[i];
         return s;
     }
 
     /// <summary>Dot product of n values in a fixed order.</summary>
-    public static T Dot(T* a, T* b, int n)
+    public static T Dot<S, TV>(T* a, T* b, int n) where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
-        int L = Lanes, i = 0;
-        var s0 = Vector256<T>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
+        int L = S.Lanes, i = 0;
+        TV s0 = S.Zero, s1 = s0, s2 = s0, s3 = s0;
         for (; i + 4 * L <= n; i += 4 * L)
         {
-            s0 = MulAdd(Vector256.Load(a + i), Vector256.Load(b + i), s0);
-            s1 = MulAdd(Vector256.Load(a + i + L), Vector256.Load(b + i + L), s1);
-            s2 = MulAdd(Vector256.Load(a + i + 2 * L), Vector256.Load(b + i + 2 * L), s2);
-            s3 = MulAdd(Vector256.Load(a + i + 3 * L), Vector256.Load(b + i + 3 * L), s3);
+            s0 = S.MulAdd(S.Load(a + i), S.Load(b + i), s0);
+            s1 = S.MulAdd(S.Load(a + i + L), S.Load(b + i + L), s1);
+            s2 = S.MulAdd(S.Load(a + i + 2 * L), S.Load(b + i + 2 * L), s2);
+            s3 = S.MulAdd(S.Load(a + i + 3 * L), S.Load(b + i + 3 * L), s3);
         }
-        for (; i + L <= n; i += L) s0 = MulAdd(Vector256.Load(a + i), Vector256.Load(b + i), s0);
-        T s = Vector256.Sum((s0 + s1) + (s2 + s3));
+        for (; i + L <= n; i += L) s0 = S.MulAdd(S.Load(a + i), S.Load(b + i), s0);
+        T s = S.Sum(S.Add(S.Add(s0, s1), S.Add(s2, s3)));
         for (; i < n; i++) s += a[i] * b[i];
         return s;
     }
 
     /// <summary>
     /// y[0..m) += sum_j x[j] * a[j, 0..m) for a [n, m] row-major: a register-blocked row-combination (4 vectors of y held
-    /// across the whole j loop), used for the LSTM recurrence in both directions. Fixed order: deterministic.
+    /// across the whole j loop), used for the LSTM recurrence in both directions. Each y[i] sums j in order.
     /// </summary>
-    public static void AccumulateRows(T* a, T* x, T* y, int n, int m)
+    public static void AccumulateRows<S, TV>(T* a, T* x, T* y, int n, int m) where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
-        int L = Lanes, i = 0;
+        int L = S.Lanes, i = 0;
         for (; i + 4 * L <= m; i += 4 * L)
         {
-            var y0 = Vector256.Load(y + i); var y1 = Vector256.Load(y + i + L);
-            var y2 = Vector256.Load(y + i + 2 * L); var y3 = Vector256.Load(y + i + 3 * L);
+            TV y0 = S.Load(y + i), y1 = S.Load(y + i + L), y2 = S.Load(y + i + 2 * L), y3 = S.Load(y + i + 3 * L);
             T* row = a + i;
             for (int j = 0; j < n; j++, row += m)
             {
-                var s = Vector256.Create(x[j]);
-                y0 = MulAdd(s, Vector256.Load(row), y0);
-                y1 = MulAdd(s, Vector256.Load(row + L), y1);
-                y2 = MulAdd(s, Vector256.Load(row + 2 * L), y2);
-                y3 = MulAdd(s, Vector256.Load(row + 3 * L), y3);
+                var s = S.Splat(x[j]);
+                y0 = S.MulAdd(s, S.Load(row), y0);
+                y1 = S.MulAdd(s, S.Load(row + L), y1);
+                y2 = S.MulAdd(s, S.Load(row + 2 * L), y2);
+                y3 = S.MulAdd(s, S.Load(row + 3 * L), y3);
             }
-            Vector256.Store(y0, y + i); Vector256.Store(y1, y + i + L);
-            Vector256.Store(y2, y + i + 2 * L); Vector256.Store(y3, y + i + 3 * L);
+            S.Store(y0, y + i); S.Store(y1, y + i + L); S.Store(y2, y + i + 2 * L); S.Store(y3, y + i + 3 * L);
         }
         for (; i + L <= m; i += L)
         {
-            var y0 = Vector256.Load(y + i);
-            for (int j = 0; j < n; j++) y0 = MulAdd(Vector256.Create(x[j]), Vector256.Load(a + (long)j * m + i), y0);
-            Vector256.Store(y0, y + i);
+            TV y0 = S.Load(y + i);
+            for (int j = 0; j < n; j++) y0 = S.MulAdd(S.Splat(x[j]), S.Load(a + (long)j * m + i), y0);
+            S.Store(y0, y + i);
         }
         for (; i < m; i++)
         {
@@ -100,12 +81,27 @@ internal static unsafe class Simd<T> where T : unmanaged, IBinaryFloatingPointIe
     }
 
     /// <summary>y[i] += x[i].</summary>
-    public static void Add(T* x, T* y, int n)
+    public static void Add<S, TV>(T* x, T* y, int n) where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
-        int L = Lanes, i = 0;
-        for (; i + L <= n; i += L) Vector256.Store(Vector256.Load(x + i) + Vector256.Load(y + i), y + i);
+        int L = S.Lanes, i = 0;
+        for (; i + L <= n; i += L) S.Store(S.Add(S.Load(x + i), S.Load(y + i)), y + i);
         for (; i < n; i++) y[i] += x[i];
     }
 
-    public static void Clear(T* p, long n) => new Span<T>(p, checked((int)n)).Clear();
+    /// <summary>x[i] = max(x[i], 0) (NaN becomes 0 on the scalar tail).</summary>
+    public static void Relu<S, TV>(T* x, int n) where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        int L = S.Lanes, i = 0;
+        if (L > 1)
+            for (; i + L <= n; i += L) S.Store(S.Max(S.Load(x + i), S.Zero), x + i);
+        for (; i < n; i++) if (!(x[i] > T.Zero)) x[i] = T.Zero;
+    }
+
+    /// <summary>dy[i] = y[i] &gt; 0 ? dy[i] : 0.</summary>
+    public static void ReluBackward<S, TV>(T* y, T* dy, int n) where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        int L = S.Lanes, i = 0;
+        for (; i + L <= n; i += L) S.Store(S.KeepPositive(S.Load(y + i), S.Load(dy + i)), dy + i);
+        for (; i < n; i++) if (!(y[i] > T.Zero)) dy[i] = T.Zero;
+    }
 }
