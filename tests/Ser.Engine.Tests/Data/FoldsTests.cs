@@ -53,14 +53,15 @@ public sealed class FoldsTests
     {
         Utterance U(string speaker, string session, char gender) => new($"{speaker}_{session}", null!, "neutral", speaker, session, gender, 1);
         // S1: the man's id sorts first, so the gender rule (odd fold tests the woman) and the id rule (first half) differ.
-        // S2: two women, S3: a woman and an unknown: neither is one of each gender, so both fall back to the id rule.
+        // S2: two women, S3: a woman, an unknown and a man, S4: two men: none is one of each gender, so both fall back to the id rule.
         var corpus = new Corpus("t", [U("a", "S1", 'M'), U("b", "S1", 'F'), U("c", "S2", 'F'), U("d", "S2", 'F'),
-                                      U("e", "S3", 'F'), U("f", "S3", '?'), U("g", "S3", 'M')]);
+                                      U("e", "S3", 'F'), U("f", "S3", '?'), U("g", "S3", 'M'), U("h", "S4", 'M'), U("i", "S4", 'M')]);
         var folds = Folds.LeaveOneSessionOut(corpus);
         Assert.Equal(["b"], folds[0].TestSpeakers);            // fold 1 (odd): the woman, although "a" sorts first
         Assert.Equal(["d"], folds[1].TestSpeakers);            // fold 2 (even), two women: the second half by id
         Assert.Equal(["e", "f"], folds[2].TestSpeakers);       // fold 3 (odd), F + ? + M: the first half by id, rounded up
         Assert.Equal(["g"], folds[2].ValidationSpeakers);
+        Assert.Equal(["i"], folds[3].TestSpeakers);            // fold 4 (even), two men: the second half by id, not both men
         Assert.Contains("at least 2 sessions", Assert.Throws<SerException>(() => Folds.LeaveOneSessionOut(new Corpus("one", [U("a", "S1", 'M'), U("b", "S1", 'F')]))).Message);
     }
 
