@@ -43,7 +43,7 @@ public sealed class PeakMemory : IDisposable
             foreach (string line in File.ReadLines("/proc/self/status"))
                 if (line.StartsWith(name, StringComparison.Ordinal))
                 {
-                    var parts = line[name.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    var parts = line[name.Length..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
                     return long.Parse(parts[0], CultureInfo.InvariantCulture) * 1024;
                 }
         }
