@@ -47,6 +47,16 @@ public sealed class FeaturesCommandTests : IDisposable
         Assert.Contains("no spectrograms computed", output);
         Assert.Contains(CliFixtures.Lines(output), l => l.StartsWith("memory: peak RssAnon") && l.Contains("GB"));
 
+        // evaluate reads the store and scores exactly as from the audio
+        string model2 = Path.Combine(_dir, "run", "model.ser");
+        (code, var fromStore, err) = Cli.Run("evaluate", "--model", model2, "--corpus", corpus, "--speakers", "all", "--json", "--feature-cache", store);
+        Assert.True(code == 0, err + fromStore);
+        Assert.Contains("spectrograms read from the feature store", err);
+        (code, var fromAudio, err) = Cli.Run("evaluate", "--model", model2, "--corpus", corpus, "--speakers", "all", "--json", "--feature-cache", "off");
+        Assert.True(code == 0, err + fromAudio);
+        Assert.DoesNotContain("feature store", err);
+        Assert.Equal(fromAudio, fromStore);
+
         (code, output, err) = Cli.Run("features", "clear", "--feature-cache", store);
         Assert.True(code == 0, err + output);
         (code, output, _) = Cli.Run("features", "info", "--feature-cache", store);

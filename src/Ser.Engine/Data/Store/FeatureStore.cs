@@ -117,6 +117,13 @@ public static class FeatureStore
         return StoredFeatures.Open(final);
     }
 
+    /// <summary>The corpus's store if one exists and is intact (verified), else null; never builds.</summary>
+    public static StoredFeatures? OpenExisting(Corpus corpus, FeatureStoreOptions options, Action<string>? message = null)
+    {
+        var key = FeatureStoreKey.For(corpus, options.Precision);
+        return TryOpen(Path.Combine(options.ResolvedDirectory, key.Name + Extension), key, message);
+    }
+
     // A verified store, or null when there is none or it was corrupt (then deleted, with a notice).
     static StoredFeatures? TryOpen(string path, FeatureStoreKey key, Action<string>? message)
     {
