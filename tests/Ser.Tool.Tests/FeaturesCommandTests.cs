@@ -7,8 +7,15 @@ internal static class FeatureCacheSetup
     /// <summary>Runs before any test: sertool's default feature store folder becomes a temporary one, so the tests
     /// never read or fill the user's ~/.cache/ser/features.</summary>
     [ModuleInitializer]
-    internal static void Initialize() =>
-        Environment.SetEnvironmentVariable("SER_FEATURE_CACHE", Directory.CreateTempSubdirectory("ser-tool-tests-features-").FullName);
+    internal static void Initialize()
+    {
+        string dir = Directory.CreateTempSubdirectory("ser-tool-tests-features-").FullName;
+        Environment.SetEnvironmentVariable("SER_FEATURE_CACHE", dir);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        };
+    }
 }
 
 /// <summary>`sertool features build|info|clear`, and train reusing the store it built.</summary>
