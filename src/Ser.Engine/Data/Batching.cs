@@ -32,6 +32,7 @@ public sealed class BatchLoader
     readonly FeatureCache _cache;
     readonly FeatureStats? _stats;
     readonly int[] _items;
+    float[]? _scratch;   // a float16 store's converted item
 
     /// <param name="stats">Normalisation applied while filling (the training split's); null leaves raw dB.</param>
     public BatchLoader(FeatureCache cache, IReadOnlyList<int> items, BatchOptions options, FeatureStats? stats)
@@ -150,7 +151,7 @@ public sealed class BatchLoader
             int t = _cache.Frames(item);
             var dst = batch.Sample(b);                 // [T, F]
             var valid = dst[..(t * f)];
-            _cache.Features(item).CopyTo(valid);
+            _cache.Features(item, ref _scratch).CopyTo(valid);
             _stats?.Normalize(valid);
             dst[(t * f)..].Clear();                    // padding is exactly zero
             batch.Lengths[b] = t;

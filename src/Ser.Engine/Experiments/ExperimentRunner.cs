@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Ser.Engine.Checkpoints;
 using Ser.Engine.Data;
+using Ser.Engine.Data.Store;
 using Ser.Engine.IO;
 using Ser.Engine.Training;
 
@@ -20,6 +21,8 @@ public sealed record RunOptions
     public int Threads { get; init; }
     /// <summary>What built the caller (e.g. sertool's git commit), written into the report so results name their code.</summary>
     public string Build { get; init; } = "";
+    /// <summary>Keep features in a persistent, memory-mapped store (reused across runs); null computes them in memory.</summary>
+    public FeatureStoreOptions? FeatureStore { get; init; }
 }
 
 /// <summary>
@@ -80,11 +83,7 @@ public static class ExperimentRunner
         string device = run.Device;
         if (todo.Length > 0)
         {
-            var featureClock = Stopwatch.StartNew();
-            observer.Message($"computing spectrograms of {corpus.Count} utterances ({corpus.TotalSeconds / 60:F1} min of audio)...");
-            var cache = FeatureCache.Compute(corpus);
-            observer.Message(string.Create(CultureInfo.InvariantCulture,
-                $"spectrograms: {cache.Count} utterances, {SumFrames(cache)} frames x {cache.Bins} bins in {featureClock.Elapsed.TotalSeconds:F1} s"));
+            using var cache = Data.Store.FeatureStore.Load(corpus, run.FeatureStore, observer.Message, cancel);
             var executorOptions = new ExecutorOptions { Device = run.Device, Threads = run.Threads };
             foreach (int f in todo)
             {
@@ -139,13 +138,6 @@ public static class ExperimentRunner
             ? $"all {foldCount} (leave one session out)"
             : $"{string.Join(",", settings.Folds)} of {foldCount} (a subset of the leave-one-session-out protocol)";
         return d;
-    }
-
-    static long SumFrames(FeatureCache cache)
-    {
-        long n = 0;
-        for (int i = 0; i < cache.Count; i++) n += cache.Frames(i);
-        return n;
     }
 
     static string Describe(TrainingSettings s) => string.Create(CultureInfo.InvariantCulture,

@@ -95,6 +95,7 @@ internal sealed class FoldTrainer(TrainingSettings settings, Fold fold, int posi
                     SaveLast(executor, stats, progress);
                     cancel.ThrowIfCancellationRequested();
                 }
+                if (b + 1 < batches.Count) train.Prefetch(batches[b + 1]);   // a mapped store pages it in meanwhile
                 train.Fill(trainBatch, batches[b]);
                 var step = executor.TrainStep(trainBatch, classCounts);
                 if (!double.IsFinite(step.Loss))

@@ -33,6 +33,10 @@ internal abstract class SplitFeeder
     public abstract IReadOnlyList<int[]> Epoch(int? seed);
     public abstract Batch CreateBatch();
     public abstract void Fill(Batch batch, ReadOnlySpan<int> members);
+    /// <summary>Starts paging in the features of a batch that comes next (see <see cref="FeatureCache.Prefetch"/>).</summary>
+    public void Prefetch(int[] members) => Cache.Prefetch(ItemsOf(members));
+    /// <summary>Cache items behind batch members.</summary>
+    protected virtual int[] ItemsOf(int[] members) => members;
     /// <summary>Position (0..Utterances.Length-1) of the utterance a batch member (a <see cref="Batch.Indices"/> value) belongs to.</summary>
     public abstract int Owner(int member);
     /// <summary>Samples per class (the loss weights' n_c: utterances in variable mode, pieces in fixed mode).</summary>
@@ -58,9 +62,12 @@ internal abstract class SplitFeeder
         var batch = CreateBatch();
         var logits = new float[batch.Capacity * k];          // [B, K]
         int n = 0;
-        foreach (var members in Epoch(null))
+        var batches = Epoch(null);
+        for (int i = 0; i < batches.Count; i++)
         {
+            var members = batches[i];
             cancel.ThrowIfCancellationRequested();
+            if (i + 1 < batches.Count) Prefetch(batches[i + 1]);
             Fill(batch, members);
             executor.Evaluate(batch, default, logits);
             for (int b = 0; b < batch.Count; b++, n++)
@@ -128,6 +135,7 @@ internal sealed class FixedFeeder : SplitFeeder
     readonly int[] _owner;        // [pieces] utterance position
     readonly FeatureStats _stats;
     readonly int _batchSize;
+    float[]? _scratch;   // a float16 store's converted utterance
 
     public FixedFeeder(FeatureCache cache, int[] utterances, FeatureStats stats, int batchSize, FixedSplit split) : base(cache, utterances)
     {
@@ -175,7 +183,7 @@ internal sealed class FixedFeeder : SplitFeeder
         for (int b = 0; b < members.Length; b++)
         {
             var piece = _pieces[members[b]];
-            FixedLengthPieces.Fill(Cache.Features(piece.Item), f, piece, _stats, batch.Sample(b));
+            FixedLengthPieces.Fill(Cache.Features(piece.Item, ref _scratch), f, piece, _stats, batch.Sample(b));   // a view of the utterance
             batch.Lengths[b] = p;                 // the padding is part of the fixed-size input
             batch.Labels[b] = Cache.Label(piece.Item);
             batch.Indices[b] = members[b];
@@ -183,6 +191,7 @@ internal sealed class FixedFeeder : SplitFeeder
     }
 
     public override int Owner(int member) => _owner[member];
+    protected override int[] ItemsOf(int[] members) => members.Select(m => _pieces[m].Item).Distinct().ToArray();
     public override float[] ClassCounts(int classes) => CountLabels(_pieces.Select(p => p.Item), classes);
     public override IEnumerable<(int Frames, int Label)> Samples() => _pieces.Select(p => (FixedLengthPieces.Frames, Cache.Label(p.Item)));
 }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using CommandLine;
 using Ser.Engine;
 using Ser.Engine.Data;
+using Ser.Engine.Data.Store;
 using Ser.Engine.Experiments;
 using Ser.Engine.Inference;
 using Ser.Engine.Metrics;
@@ -37,6 +38,12 @@ internal sealed class EvaluateCommand : ICommand
 
     [Option("json", HelpText = "Print machine-readable JSON instead of tables.")]
     public bool Json { get; set; }
+
+    [Option("feature-cache", HelpText = "Feature store folder (default: $SER_FEATURE_CACHE, else ~/.cache/ser/features): when it holds the corpus's spectrograms (sertool train or features build made them), they are read from it instead of recomputed; off always computes from the audio.")]
+    public string? FeatureCache { get; set; }
+
+    [Option("feature-precision", HelpText = "The store to look for: float32 (default) or float16.")]
+    public string? FeaturePrecision { get; set; }
 
     [Option("threads", Default = 0, HelpText = "Utterances scored in parallel (0 = all cores).")]
     public int Threads { get; set; }
@@ -72,10 +79,18 @@ internal sealed class EvaluateCommand : ICommand
         int skipped = utterances.Count() - known.Count;
         if (known.Count == 0) throw new SerException($"corpus {corpus.Name}: no utterances with a label the model knows ({string.Join(", ", labels)})");
 
+        // Spectrograms from the corpus's feature store when there is one (the same numbers in float32), else from the audio.
+        var storeOptions = FeatureCacheOption.Resolve(FeatureCache, FeaturePrecision, Threads);
+        using var stored = storeOptions is null ? null : FeatureStore.OpenExisting(corpus, storeOptions, m => Console.Error.WriteLine($"sertool: {m}"));
+        if (stored is not null) Console.Error.WriteLine($"sertool: note: spectrograms read from the feature store {stored.Path}");
+        using var cache = stored is null ? null : Ser.Engine.Data.FeatureCache.FromStore(stored, corpus.LabelIndices());
+        var item = corpus.Utterances.Select((u, i) => (u, i)).ToDictionary(p => p.u, p => p.i);
         var predicted = new int[known.Count];
         Parallel.For(0, known.Count, new ParallelOptions { MaxDegreeOfParallelism = Threads > 0 ? Threads : Environment.ProcessorCount }, i =>
         {
-            var p = recognizer.Predict(known[i].Audio.Load(), 16000);
+            var p = cache is null
+                ? recognizer.Predict(known[i].Audio.Load(), 16000)
+                : recognizer.PredictSpectrogram(cache.Features(item[known[i]]), cache.Frames(item[known[i]]));
             predicted[i] = IndexOf(labels, p.Label);
         });
         var confusion = new ConfusionMatrix(labels);

@@ -5,6 +5,7 @@ using Ser.Engine;
 using Ser.Engine.Backends.Cpu;
 using Ser.Engine.Data;
 using Ser.Engine.Experiments;
+using Ser.Engine.Profiling;
 using Ser.Tool.Plots;
 using Ser.Tool.Progress;
 using Spectre.Console;
@@ -79,15 +80,23 @@ internal sealed class TrainCommand : ICommand
     [Option("out", HelpText = "Run folder (default runs/<yyyyMMdd-HHmmss>; with --resume, the newest folder in runs/).")]
     public string? Out { get; set; }
 
+    [Option("feature-cache", HelpText = FeatureCacheOption.Help)]
+    public string? FeatureCache { get; set; }
+
+    [Option("feature-precision", HelpText = FeatureCacheOption.PrecisionHelp)]
+    public string? FeaturePrecision { get; set; }
+
     [Option("resume", HelpText = "Continue an interrupted run: finished folds are kept, the current fold continues from its last.ser.")]
     public bool Resume { get; set; }
 
     public int Run()
     {
         var clock = Stopwatch.StartNew();
+        using var memory = new PeakMemory();
         var console = ToolConsole.Create();
         CpuKernels.Force(Simd);
         if (Threads < 0) throw new SerException($"--threads must be 0 (all cores) or positive (got {Threads})");
+        var featureStore = FeatureCacheOption.Resolve(FeatureCache, FeaturePrecision, Threads);
         string outDir = ResolveOutput();
         var settings = ResolveSettings(outDir, out int foldCount);
         string device = DeviceChoice.Resolve(Device, console.WriteLine);
@@ -118,7 +127,8 @@ internal sealed class TrainCommand : ICommand
         try
         {
             report = display.Run(() => ExperimentRunner.Run(settings,
-                new RunOptions { OutputDirectory = outDir, Resume = Resume, Device = device, Threads = Threads, Build = $"commit {BuildInfo.Commit()}" }, display, cancel.Token));
+                new RunOptions { OutputDirectory = outDir, Resume = Resume, Device = device, Threads = Threads, Build = $"commit {BuildInfo.Commit()}",
+                    FeatureStore = featureStore }, display, cancel.Token));
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
@@ -148,6 +158,7 @@ internal sealed class TrainCommand : ICommand
         }
         console.WriteLine($"wrote {Path.Combine(outDir, ExperimentRunner.ModelFile)}, {Ser.Engine.Experiments.ModelCard.FileName}, report.md, report.json, confusion.png, learning-curves.png{(report.PooledCalibration is null ? "" : ", reliability.png")}, fold*/best.ser, fold*/last.ser");
         console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done in {clock.Elapsed.TotalSeconds:F1} s (this session)"));
+        console.WriteLine($"memory: {memory.Describe()}");
         return 0;
     }
 

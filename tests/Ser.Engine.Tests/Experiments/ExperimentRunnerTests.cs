@@ -179,6 +179,24 @@ public sealed class ExperimentRunnerTests : IDisposable
         Assert.Equal("fixed", Checkpoint.Load(Path.Combine(_dir, "fixed", "fold5", "last.ser")).Metadata["length_mode"]);
     }
 
+    [Fact]
+    public void Training_from_a_float32_feature_store_is_bit_identical_to_in_memory_and_the_second_run_computes_nothing()
+    {
+        var settings = Settings([2], epochs: 1, small: true);
+        var memory = Run(settings, Options("memory"));
+        var store = new Ser.Engine.Data.Store.FeatureStoreOptions { Directory = Path.Combine(_dir, "features") };
+        var first = new CancelAt(CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), 0, 0, -1);
+        var stored = Run(settings, Options("stored") with { FeatureStore = store }, first);
+        Assert.Contains(first.Messages, m => m.Contains("feature store: building"));
+        AssertSameRun(memory, stored, "memory", "stored", [2]);
+
+        var second = new CancelAt(CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), 0, 0, -1);
+        var again = Run(settings, Options("again") with { FeatureStore = store }, second);
+        Assert.Contains(second.Messages, m => m.Contains("reusing") && m.Contains("no spectrograms computed"));
+        Assert.DoesNotContain(second.Messages, m => m.Contains("computing") || m.Contains("building"));
+        AssertSameRun(memory, again, "memory", "again", [2]);
+    }
+
     static ExperimentReport Run(TrainingSettings settings, RunOptions options, TrainingObserver? observer = null, CancellationToken? cancel = null) =>
         ExperimentRunner.Run(settings, options, observer, cancel ?? TestContext.Current.CancellationToken);
 

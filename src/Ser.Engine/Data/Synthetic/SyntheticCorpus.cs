@@ -28,6 +28,8 @@ namespace Ser.Engine.Data.Synthetic;
 public static class SyntheticCorpus
 {
     public const int DefaultUtterances = 600;
+    /// <summary>Part of the feature store's key (<see cref="Store.FeatureStoreKey"/>): bump when a change alters the rendered audio.</summary>
+    public const int GeneratorVersion = 1;
     public const int DefaultSeed = 1;
     public const int Sessions = 5;
 
