@@ -378,6 +378,61 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(2, Checkpoint.Load(path).Epoch);
     }
 
+    /// <summary>Metadata edits that carry a valid (recomputed) checksum: each is refused by its own check, not by the hash.</summary>
+    public static TheoryData<string, string, string> InvalidSignedMetadata() => new()
+    {
+        { "labels", """["neutral","angry","happy"]""", "do not name the config's 4 classes" },
+        { "labels", """["neutral","angry"," ","sad"]""", "do not name the config's 4 classes" },
+        { "feature_std", "[" + string.Join(",", Enumerable.Repeat("1", 15)) + ",0]", "feature_std must be positive" },
+        { "feature_std", "[" + string.Join(",", Enumerable.Repeat("1", 15)) + ",-2]", "feature_std must be positive" },
+        { "feature_mean", "[" + string.Join(",", Enumerable.Repeat("1", 15)) + "]", "15/16 values, the config has 16 bins" },
+        { "feature_mean", "[1,2", "metadata 'feature_mean' is not valid JSON" },
+        { "temperature", "0", "'temperature' is not a positive number" },
+        { "temperature", "-1.5", "'temperature' is not a positive number" },
+        { "temperature", "warm", "'temperature' is not a positive number" },
+        { "epoch", "-1", "metadata 'epoch' is not a count" },
+        { "optimizer_step", "x", "metadata 'optimizer_step' is not a count" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidSignedMetadata))]
+    public void Invalid_metadata_with_a_valid_checksum_is_refused_by_its_own_check(string key, string value, string message)
+    {
+        string path = SaveTrained();
+        Rewrite(path, h => h["__metadata__"]![key] = value, resign: true);
+        var e = Refused(path);
+        Assert.True(e.Message.Contains(message), $"{key} = {value}: {e.Message}");
+    }
+
+    [Fact]
+    public void A_renamed_tensor_with_a_valid_checksum_is_refused()
+    {
+        string path = SaveTrained(optimizer: false);
+        Rewrite(path, h =>
+        {
+            var bias = h["fc2.bias"]!.DeepClone();
+            h.Remove("fc2.bias");
+            h["fc2.offset"] = bias;                                                    // same bytes, a name the model lacks
+        }, resign: true);
+        Assert.Contains("tensor 'fc2.bias' is missing", Refused(path).Message);
+    }
+
+    [Fact]
+    public void A_copy_with_added_metadata_is_signed_and_a_corrupt_source_is_not_resigned()
+    {
+        string path = SaveTrained(), copy = Path.Combine(_dir, "copy.ser");
+        Checkpoint.CopyWithMetadata(path, copy, new Dictionary<string, string> { ["model_card"] = "{}", ["temperature"] = "1.5" });
+        var loaded = Checkpoint.Load(copy);
+        Assert.Equal("{}", loaded.Metadata["model_card"]);
+        Assert.Equal(1.5f, loaded.Temperature);
+        Assert.Equal(Checkpoint.Load(path).Parameters["fc2.bias"], loaded.Parameters["fc2.bias"]);
+        Assert.Throws<ArgumentException>(() => Checkpoint.CopyWithMetadata(path, copy, new Dictionary<string, string> { ["sha256"] = "x" }));
+
+        Rewrite(path, h => h["__metadata__"]!["feature_mean"] = "[0]");                   // corrupt: the checksum no longer matches
+        Assert.Throws<SerException>(() => Checkpoint.CopyWithMetadata(path, Path.Combine(_dir, "never.ser"), new Dictionary<string, string>()));
+        Assert.False(File.Exists(Path.Combine(_dir, "never.ser")));
+    }
+
     /// <summary>
     /// Edits the header JSON (tensor bytes untouched). The sha256 stays as it was unless <paramref name="resign"/>, which
     /// recomputes it as format 2 does, for tests of the checks behind the checksum.
