@@ -54,7 +54,7 @@ internal sealed class InfoCommand : ICommand
         Console.WriteLine($"{path}");
         Console.WriteLine($"  labels        {string.Join(", ", checkpoint.Labels.Select((l, i) => $"{i}:{l}"))}");
         Console.WriteLine($"  model         {meta.GetValueOrDefault("preset", "?")} preset, {parameters:N0} parameters ({checkpoint.Config})");
-        Console.WriteLine($"  input         {meta.GetValueOrDefault("length_mode", "variable")}-length, 16 kHz mono");
+        Console.WriteLine($"  input         {meta.GetValueOrDefault("length_mode", "variable")}-length, {Ser.Engine.Features.FrontEnd.SampleRate / 1000} kHz mono");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  calibration   T = {checkpoint.Temperature:0.###}{(meta.ContainsKey(Checkpoint.TemperatureKey) ? "" : " (not calibrated)")}"));
         Console.WriteLine($"  corpus        {meta.GetValueOrDefault("corpus", "unknown")}");
