@@ -118,8 +118,7 @@ public static class ExperimentRunner
         // model.ser: the fold whose best weights scored highest on their validation speaker (ties: the earlier fold), with
         // the model card in its metadata; MODEL_CARD.md beside it says the same in prose.
         var chosen = ChooseModel(results);
-        var card = ModelCard.Create(report, corpus, settings, chosen,
-            $"{device} ({(run.Threads > 0 ? run.Threads : Environment.ProcessorCount)} threads)", DateTime.UtcNow);
+        var card = ModelCard.Create(report, corpus, settings, chosen, DateTime.UtcNow);
         Checkpoint.CopyWithMetadata(Path.Combine(dir, chosen.CheckpointPath), Path.Combine(dir, ModelFile),
             new Dictionary<string, string> { [ModelCard.MetadataKey] = card.ToJson() });
         AtomicFile.WriteAllText(Path.Combine(dir, ModelCard.FileName), card.ToMarkdown());

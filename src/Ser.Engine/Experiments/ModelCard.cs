@@ -59,7 +59,7 @@ public sealed record ModelCard
 
     /// <summary>The card of a finished run whose model.ser is <paramref name="chosen"/>'s model.</summary>
     public static ModelCard Create(ExperimentReport report, Corpus corpus, TrainingSettings settings, FoldResult chosen,
-        string device, DateTime createdUtc)
+        DateTime createdUtc)
     {
         var labels = report.Labels;
         var counts = new SortedDictionary<string, int[]>(StringComparer.Ordinal);
@@ -99,7 +99,7 @@ public sealed record ModelCard
             Parameters = CrnnParameters.Of(config).Sum(p => p.Shape.Aggregate(1L, (n, d) => n * d)),
             Config = config.ToString(),
             TrainingSeconds = report.Seconds,
-            Hardware = $"{device}; {ProcessorName()}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}",
+            Hardware = $"{report.Device}; {ProcessorName()}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}",
             Build = report.Build,
             CreatedUtc = createdUtc.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture),
         };

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Text.Json.Serialization;
 
 namespace Ser.Engine.Metrics;
@@ -42,8 +43,7 @@ public sealed class Reliability
     public void Add(ReadOnlySpan<float> posterior, int label)
     {
         if ((uint)label >= (uint)posterior.Length) throw new ArgumentOutOfRangeException(nameof(label));
-        int top = 0;
-        for (int k = 1; k < posterior.Length; k++) if (posterior[k] > posterior[top]) top = k;
+        int top = TensorPrimitives.IndexOfMax(posterior);   // the prediction, as the confusion matrix takes it
         double confidence = posterior[top];
         int bin = Math.Clamp((int)(confidence * BinCount), 0, BinCount - 1);   // [b/15, (b+1)/15); 1.0 in the last bin
         Counts[bin]++;
