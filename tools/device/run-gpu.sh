@@ -53,7 +53,11 @@ fi
 export SER_PYTHON_SITE=${SER_PYTHON_SITE:-}
 export SER_KERNEL_CACHE=${SER_KERNEL_CACHE:-/tmp/ser-kernels}
 note "SER_PYTHON_SITE=$SER_PYTHON_SITE SER_CUDA_LIB_DIR=${SER_CUDA_LIB_DIR:-} SER_KERNEL_CACHE=$SER_KERNEL_CACHE"
-sertool() { "$DOTNET" "$CARRY/sertool/sertool.dll" "$@"; }
+# The carried builds (tests/<Project>/, sertool/), unpacked beside the runtime.
+BUILDS=${SER_BUILDS_DIR:-/tmp/ser-builds}
+if [ ! -s "$CARRY/builds.tar.xz" ]; then note "no $CARRY/builds.tar.xz: run tools/device/prepare.sh first"; exit 1; fi
+rm -rf "$BUILDS" && mkdir -p "$BUILDS" && tar -C "$BUILDS" -xJf "$CARRY/builds.tar.xz"
+sertool() { "$DOTNET" "$BUILDS/sertool/sertool.dll" "$@"; }
 
 # 3. The device report, with what the machine itself says.
 {
@@ -77,7 +81,7 @@ fi
 #    Ser.Engine.Tests runs only its GPU namespace by default (CI runs the rest); ENGINE_TESTS=all runs everything.
 status=0
 : >> "$OUT/tests.log"
-for dir in "$CARRY"/tests/*/; do
+for dir in "$BUILDS"/tests/*/; do
     name=$(basename "$dir")
     filter=()
     if [ "$name" = Ser.Engine.Tests ] && [ "${ENGINE_TESTS:-gpu}" != all ]; then filter=(-namespace Ser.Engine.Tests.Cuda); fi
@@ -94,18 +98,18 @@ done
 if sertool device --require-gpu > /dev/null 2>&1; then
     {
         echo "== sertool frontend-bench --device both --hours $BENCH_HOURS"
-        timeout $(limit 90) "$DOTNET" "$CARRY/sertool/sertool.dll" frontend-bench --device both --hours "$BENCH_HOURS" --json "$WORK/frontend-bench.json"
+        timeout $(limit 90) "$DOTNET" "$BUILDS/sertool/sertool.dll" frontend-bench --device both --hours "$BENCH_HOURS" --json "$WORK/frontend-bench.json"
         echo "exit code $?"
         echo "== sertool bench --device cuda --preset paper --batch-sizes $BATCH_SIZES (one batch per size, per step)"
-        timeout $(limit 150) "$DOTNET" "$CARRY/sertool/sertool.dll" bench --device cuda --preset paper --batch-sizes "$BATCH_SIZES" \
+        timeout $(limit 150) "$DOTNET" "$BUILDS/sertool/sertool.dll" bench --device cuda --preset paper --batch-sizes "$BATCH_SIZES" \
             --repeats 5 --paper-repeats 5 --out "$WORK/gpu-bench.json"
         echo "exit code $?"
         echo "== sertool profile --device cuda --preset paper --batch 32 (per-layer device time from CUDA events)"
-        timeout $(limit 60) "$DOTNET" "$CARRY/sertool/sertool.dll" profile --device cuda --preset paper --batch 32 --repeats 5 \
+        timeout $(limit 60) "$DOTNET" "$BUILDS/sertool/sertool.dll" profile --device cuda --preset paper --batch 32 --repeats 5 \
             --out "$WORK/gpu-profile-paper.json"
         echo "exit code $?"
         echo "== sertool bench --device cuda --epochs $EPOCHS (paper, 2,280 synthetic utterances resident on the GPU, batch sizes $BATCH_SIZES)"
-        timeout $(limit 200) "$DOTNET" "$CARRY/sertool/sertool.dll" bench --device cuda --preset paper --epochs "$EPOCHS" \
+        timeout $(limit 200) "$DOTNET" "$BUILDS/sertool/sertool.dll" bench --device cuda --preset paper --epochs "$EPOCHS" \
             --batch-sizes "$BATCH_SIZES" --out "$WORK/gpu-epoch-bench.json" | tee "$WORK/gpu-epoch-bench.txt"
         echo "exit code $?"
     } >> "$OUT/bench.txt" 2>&1
