@@ -8,9 +8,9 @@
 #   test-results.tar.gz    xUnit XML results per project
 #   bench.txt              every benchmark's console output
 #   bench-results.tar.gz   the benchmarks' JSON: frontend-bench, gpu-bench (per step), gpu-profile-paper (per layer),
-#                          gpu-epoch-bench, device.json
+#                          gpu-epoch-bench, pytorch-cuda (PyTorch on gpu-bench's batches), device.json
 # Benchmarks (GPU only): the front end (CPU vs GPU), `sertool bench --device cuda` (paper, per training step and
-# forward, variable-length vs padded), `sertool profile --device cuda` (paper, per-layer device time) and the epoch benchmark (paper, 2,280 synthetic IEMOCAP-like utterances resident
+# forward, variable-length vs padded), PyTorch eager on the same batches (the ratio, where python3 has torch), `sertool profile --device cuda` (paper, per-layer device time) and the epoch benchmark (paper, 2,280 synthetic IEMOCAP-like utterances resident
 # on the GPU, batch sizes 16/32/64: time per epoch, audio-seconds per second, peak memory).
 # Each part runs under a timeout so the whole script ends well inside the device tool's 10-minute limit.
 # Exit code: 0 when every test project passed (skips are fine), 1 otherwise.
@@ -104,6 +104,15 @@ if sertool device --require-gpu > /dev/null 2>&1; then
         timeout $(limit 150) "$DOTNET" "$BUILDS/sertool/sertool.dll" bench --device cuda --preset paper --batch-sizes "$BATCH_SIZES" \
             --repeats 5 --paper-repeats 5 --out "$WORK/gpu-bench.json"
         echo "exit code $?"
+        if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+            echo "== PyTorch (tools/pytorch/ser_reference.py) on the same batches as the bench above, then the ratio"
+            timeout $(limit 120) python3 tools/pytorch/ser_reference.py bench --device cuda --preset paper --batches "$WORK/gpu-bench.json" \
+                --warmup 2 --repeats 5 --out "$WORK/pytorch-cuda"
+            echo "exit code $?"
+            python3 tools/device/engine-vs-pytorch.py "$WORK/gpu-bench.json" "$WORK/pytorch-cuda.json" | tee "$WORK/engine-vs-pytorch.md"
+        else
+            echo "== PyTorch: skipped (python3 has no torch with CUDA)"
+        fi
         echo "== sertool profile --device cuda --preset paper --batch 32 (per-layer device time from CUDA events)"
         timeout $(limit 60) "$DOTNET" "$BUILDS/sertool/sertool.dll" profile --device cuda --preset paper --batch 32 --repeats 5 \
             --out "$WORK/gpu-profile-paper.json"
@@ -119,7 +128,8 @@ else
     echo "skipped: no GPU with every CUDA library (see device.txt)" > "$OUT/bench.txt"
     note "benchmarks: skipped, no complete GPU setup"
 fi
-(cd "$WORK" && tar -czf "$OUT/bench-results.tar.gz" $(ls *.json 2>/dev/null))
+cat "$WORK/engine-vs-pytorch.md" >> "$OUT/summary.txt" 2>/dev/null
+(cd "$WORK" && tar -czf "$OUT/bench-results.tar.gz" $(ls *.json *.md 2>/dev/null))
 rm -rf "$WORK"
 
 note "done: $( [ $status -eq 0 ] && echo 'all test projects passed' || echo 'some test project FAILED' )"

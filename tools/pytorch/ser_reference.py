@@ -325,8 +325,12 @@ def cmd_bench(args):
     if args.batches:
         with open(args.batches) as f:
             spec = json.load(f)
+        if spec.get("tool") == "sertool bench":  # `sertool bench` output: batch b is the first b of its length set
+            lengths = spec["lengths_frames"]
+            spec = dict(schema=SCHEMA, preset=args.preset, batches=[
+                dict(distribution="lognormal", lengths=lengths[:r["batch"]]) for r in spec["results"] if r["preset"] == args.preset])
         if spec.get("schema") != SCHEMA:
-            raise SystemExit(f"{args.batches}: schema {spec.get('schema')!r}, expected {SCHEMA!r}")
+            raise SystemExit(f"{args.batches}: schema {spec.get('schema')!r}, expected {SCHEMA!r} or sertool bench's JSON")
     if args.checkpoint:
         tensors, meta = read_safetensors(args.checkpoint)
         cfg = config_of(meta, args.checkpoint)
@@ -412,7 +416,8 @@ def main():
     c.add_argument("--preset", default="small", choices=sorted(PRESETS))
     b = sub.add_parser("bench", help="time forward and training step; JSON in the harness's schema")
     b.add_argument("--device", default="cuda")
-    b.add_argument("--batches", help="harness JSON whose batches (lengths) and config to reuse")
+    b.add_argument("--batches", help="harness JSON whose batches (lengths) and config to reuse, or `sertool bench --out` JSON "
+                                     "(its length set, the batches of --preset)")
     b.add_argument("--checkpoint", help="engine checkpoint to load (else random weights)")
     b.add_argument("--preset", default="small", choices=sorted(PRESETS))
     b.add_argument("--batch-sizes", default="8,16,32")
