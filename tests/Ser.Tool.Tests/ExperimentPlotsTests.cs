@@ -45,6 +45,26 @@ public class ExperimentPlotsTests
     }
 
     [Fact]
+    public void Comparison_png_is_written()
+    {
+        RunScores Run(int seed, int shift)
+        {
+            var speakers = new Dictionary<string, ConfusionMatrix>();
+            for (int s = 0; s < 4; s++)
+            {
+                var m = new ConfusionMatrix(["neutral", "angry", "happy", "sad"]);
+                for (int c = 0; c < 4; c++) { m.Add(c, c, 10 + shift + s); m.Add(c, (c + 1) % 4, 10); }
+                speakers[$"Ses0{s + 1}F"] = m;
+            }
+            return new RunScores($"run-s{seed}", seed, ["neutral", "angry", "happy", "sad"], speakers);
+        }
+        string path = Path.Combine(Directory.CreateTempSubdirectory("ser-plots").FullName, "compare.png");
+        var c = RunComparison.Create([Run(1, 3), Run(2, 4)], [Run(1, 0), Run(2, 0)], resamples: 200);
+        ExperimentPlots.SaveComparison(c, "variable", "fixed", path);
+        AssertPng(path);
+    }
+
+    [Fact]
     public void Report_markdown_has_paper_layout_and_json_has_pooled_scores()
     {
         var folds = new[] { FakeFold(1, 1), FakeFold(2, 2) };

@@ -2,7 +2,7 @@
 # The comparisons of issue 19 over whatever runs of variable-vs-fixed-v2.sh exist so far (runs still in progress count
 # with their finished folds, and `sertool compare` says how many): variable vs fixed pieces, variable vs fixed equal
 # (default corpus), and variable vs fixed pieces on the span=1 control corpus. Seeds are paired; a seed is used only
-# when both sides have a finished fold. Writes OUT_ROOT/compare-<name>.md (and .json).
+# when both sides have a finished fold. Writes OUT_ROOT/compare-<name>.md (and .json, and .png: per-speaker differences).
 # Usage: tools/experiments/compare-v2.sh SERTOOL OUT_ROOT   (SERTOOL: a sertool binary or "dotnet path/sertool.dll")
 set -uo pipefail
 sertool=${1:?sertool command}; root=${2:?run root (bench/results/variable-vs-fixed-v2)}
@@ -15,7 +15,7 @@ compare() {   # NAME PREFIX_A PREFIX_B SEEDS...
   done
   if [[ ${#sa[@]} -eq 0 ]]; then echo "$name: no seed with finished folds on both sides yet"; return; fi
   local A B; A=$(IFS=,; echo "${sa[*]}"); B=$(IFS=,; echo "${sb[*]}")
-  $sertool compare "$A" "$B" --names "$a,$b" --out "$root/compare-$name.md" > /dev/null &&
+  $sertool compare "$A" "$B" --names "$a,$b" --out "$root/compare-$name.md" --plot "$root/compare-$name.png" > /dev/null &&
     $sertool compare "$A" "$B" --names "$a,$b" --json > "$root/compare-$name.json" &&
     echo "$name: ${#sa[@]} seed pair(s) -> $root/compare-$name.md"
 }

@@ -31,6 +31,9 @@ internal sealed class CompareCommand : ICommand
     [Option("out", HelpText = "Also write the markdown to this file.")]
     public string? Out { get; set; }
 
+    [Option("plot", HelpText = "Also draw each tested speaker's UA difference with the pooled difference and its CI (PNG).")]
+    public string? PlotPath { get; set; }
+
     public int Run()
     {
         var names = Names.Split(',', StringSplitOptions.TrimEntries);
@@ -40,6 +43,7 @@ internal sealed class CompareCommand : ICommand
         var comparison = RunComparison.Create(a, b, Resamples);
         string markdown = comparison.ToMarkdown(names[0], names[1]);
         if (Out is not null) AtomicFile.WriteAllText(Out, markdown);
+        if (PlotPath is not null) Plots.ExperimentPlots.SaveComparison(comparison, names[0], names[1], PlotPath);
         Console.Out.Write(Json ? comparison.ToJson() + Environment.NewLine : markdown);
         return 0;
     }

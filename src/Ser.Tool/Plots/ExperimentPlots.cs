@@ -105,4 +105,39 @@ internal static class ExperimentPlots
         plot.ShowLegend(Edge.Right);   // beside the axes, never over the curves
         PlotFiles.SavePng(plot, path, 1040, 600);
     }
+    /// <summary>
+    /// A comparison of two sets of runs at a glance: each tested speaker's UA difference A − B (one dot per seed, jittered
+    /// apart), the pooled difference (line) with its 95% bootstrap interval over speakers (band), and zero (dashed).
+    /// </summary>
+    public static void SaveComparison(RunComparison c, string nameA, string nameB, string path)
+    {
+        var plot = new Plot();
+        var band = plot.Add.VerticalSpan(100 * c.UA.Low, 100 * c.UA.High); // a band over the y range
+        band.FillStyle.Color = Colors.SteelBlue.WithAlpha(0.2);
+        band.LineStyle.Width = 0;
+        band.LegendText = $"95% CI [{100 * c.UA.Low:+0.0;-0.0}, {100 * c.UA.High:+0.0;-0.0}]";
+        var pooled = plot.Add.HorizontalLine(100 * c.UA.Mean);
+        pooled.Color = Colors.SteelBlue;
+        pooled.LegendText = $"pooled {nameA} − {nameB}: {100 * c.UA.Mean:+0.0;-0.0}";
+        var zero = plot.Add.HorizontalLine(0);
+        zero.Color = Colors.Gray;
+        zero.LinePattern = LinePattern.Dashed;
+        var palette = new ScottPlot.Palettes.Category10();
+        for (int p = 0; p < c.A.Count; p++)
+        {
+            double offset = c.A.Count == 1 ? 0 : 0.3 * (p / (c.A.Count - 1.0) - 0.5);
+            double[] xs = Enumerable.Range(0, c.Speakers.Count).Select(s => s + offset).ToArray();
+            double[] ys = c.Speakers.Select(s => 100 * (c.A[p].Speakers[s].UnweightedAccuracy - c.B[p].Speakers[s].UnweightedAccuracy)).ToArray();
+            var dots = plot.Add.ScatterPoints(xs, ys);
+            dots.Color = palette.GetColor(p);
+            dots.MarkerSize = 9;
+            dots.LegendText = $"seed {c.Seeds[p]}";
+        }
+        plot.Axes.Bottom.SetTicks(Enumerable.Range(0, c.Speakers.Count).Select(i => (double)i).ToArray(), c.Speakers.ToArray());
+        plot.XLabel("tested speaker");
+        plot.YLabel($"UA {nameA} − UA {nameB} (points)");
+        plot.Title($"{nameA} vs {nameB}: per-speaker UA difference");
+        plot.ShowLegend(Alignment.UpperRight);
+        PlotFiles.SavePng(plot, path, 900, 560);
+    }
 }
