@@ -44,29 +44,13 @@ internal sealed unsafe partial class CpuBackend<T>
         int valid = _len[b], validOut = (valid + 1) / 2;
         T* x = _plX + (long)item * t * f;
         T* y = _plY + (long)item * to * fo;
-        // columns [0, vecCols) of the output go through the vector path (8 outputs from 16 inputs at a time)
-        int vecCols = VectorPool ? f / 16 * 8 : 0;
+        int vecCols = PoolVectorColumns(f);
         if (!_plBackward)
         {
             for (int r = 0; r < validOut; r++)
             {
                 T* x0 = x + (long)(2 * r) * f;
-                T* x1 = 2 * r + 1 < valid ? x0 + f : null;
-                T* yr = y + (long)r * fo;
-                if (vecCols > 0) PoolRowForwardAvx((float*)x0, (float*)(x1 != null ? x1 : x0), (float*)yr, vecCols);
-                for (int c = vecCols; c < fo; c++)
-                {
-                    int f0 = 2 * c;
-                    bool two = f0 + 1 < f;
-                    T m = x0[f0];
-                    if (two && x0[f0 + 1] > m) m = x0[f0 + 1];
-                    if (x1 != null)
-                    {
-                        if (x1[f0] > m) m = x1[f0];
-                        if (two && x1[f0 + 1] > m) m = x1[f0 + 1];
-                    }
-                    yr[c] = m;
-                }
+                PoolRow(x0, 2 * r + 1 < valid ? x0 + f : null, y + (long)r * fo, f, vecCols);
             }
             new Span<T>(y + (long)validOut * fo, (to - validOut) * fo).Clear();
             return;
@@ -103,6 +87,104 @@ internal sealed unsafe partial class CpuBackend<T>
                 else if (second && x1[f0] == m) dx1[f0] = g;
                 else if (second && two && x1[f0 + 1] == m) dx1[f0 + 1] = g;
             }
+        }
+    }
+
+    /// <summary>Output columns [0, n) of a row of f bins that the vector path pools (8 outputs from 16 inputs at a time).</summary>
+    int PoolVectorColumns(int f) => VectorPool ? f / 16 * 8 : 0;
+
+    /// <summary>y[0..ceil(f/2)) = the 2x2 maxima of rows x0 and x1 (x1 null: the window has one row).</summary>
+    static void PoolRow(T* x0, T* x1, T* y, int f, int vecCols)
+    {
+        if (vecCols > 0) PoolRowForwardAvx((float*)x0, (float*)(x1 != null ? x1 : x0), (float*)y, vecCols);
+        int fo = (f + 1) / 2;
+        for (int c = vecCols; c < fo; c++)
+        {
+            int f0 = 2 * c;
+            bool two = f0 + 1 < f;
+            T m = x0[f0];
+            if (two && x0[f0 + 1] > m) m = x0[f0 + 1];
+            if (x1 != null)
+            {
+                if (x1[f0] > m) m = x1[f0];
+                if (two && x1[f0 + 1] > m) m = x1[f0 + 1];
+            }
+            y[c] = m;
+        }
+    }
+
+    // ---- the fused conv block's pool: codes instead of stored inputs ------------------------------------------------
+    // code[c] = the position (0: row 0 column 0, 1: row 0 column 1, 2: row 1 column 0, 3: row 1 column 1) of the first
+    // element of window c equal to y[c] (the order and equality test of the backward above), or PoolCodeNone when
+    // y[c] <= 0: there the ReLU before the pool passes no gradient. The backward expands dy through the codes: each
+    // conv-resolution gradient is dy at the coded position and +0 elsewhere, the bits relu, mask and pool backward give.
+
+    const byte CodeNone = Backend<float>.PoolCodeNone;
+
+    /// <summary>code[0..ceil(f/2)) of the windows over rows x0 and x1 (x1 null: one row) whose ReLU'd maxima are y.</summary>
+    static void PoolCodes(T* x0, T* x1, T* y, byte* code, int f, int vecCols)
+    {
+        if (vecCols > 0) PoolCodesAvx((float*)x0, (float*)x1, (float*)y, code, vecCols);
+        int fo = (f + 1) / 2;
+        for (int c = vecCols; c < fo; c++)
+        {
+            int f0 = 2 * c;
+            bool two = f0 + 1 < f;
+            T m = y[c];
+            byte k = CodeNone;
+            if (m > T.Zero)
+                k = x0[f0] == m ? (byte)0 : two && x0[f0 + 1] == m ? (byte)1 : x1 != null && x1[f0] == m ? (byte)2 : (byte)3;
+            code[c] = k;
+        }
+    }
+
+    /// <summary>dst[0..f) = the gradient of conv-resolution row 2r + (want / 2) from pooled row r's gradient g and codes.</summary>
+    static void ExpandRow(T* g, byte* code, int want, T* dst, int f, int vecCols)
+    {
+        if (vecCols > 0) ExpandRowAvx((float*)g, code, want, (float*)dst, vecCols);
+        int fo = (f + 1) / 2;
+        for (int c = vecCols; c < fo; c++)
+        {
+            int f0 = 2 * c, k = code[c];
+            dst[f0] = k == want ? g[c] : T.Zero;
+            if (f0 + 1 < f) dst[f0 + 1] = k == want + 1 ? g[c] : T.Zero;
+        }
+    }
+
+    /// <summary>Codes of 8 windows at a time, branch-free: the count of positions before the first match.</summary>
+    static void PoolCodesAvx(float* x0, float* x1, float* y, byte* code, int cols)
+    {
+        var none = Vector256.Create((int)CodeNone);
+        for (int c = 0; c < cols; c += 8)
+        {
+            var m = Avx.LoadVector256(y + c);
+            var (a, b) = Deinterleave(Avx.LoadVector256(x0 + 2 * c), Avx.LoadVector256(x0 + 2 * c + 8));
+            // lanes are -1 where the element differs from the max: -(na + na&nb + na&nb&nc) = positions skipped
+            var na = Avx.CompareNotEqual(a, m).AsInt32();
+            var nab = Avx2.And(na, Avx.CompareNotEqual(b, m).AsInt32());
+            var k = Avx2.Add(na, nab);
+            if (x1 != null)
+            {
+                var (cc, _) = Deinterleave(Avx.LoadVector256(x1 + 2 * c), Avx.LoadVector256(x1 + 2 * c + 8));
+                k = Avx2.Add(k, Avx2.And(nab, Avx.CompareNotEqual(cc, m).AsInt32()));
+            }
+            k = Avx2.Subtract(Vector256<int>.Zero, k);
+            k = Vector256.ConditionalSelect(Avx.CompareGreaterThan(m, Vector256<float>.Zero).AsInt32(), k, none);
+            var bytes = Vector256.Narrow(Vector256.Narrow(k, k).AsUInt16(), Vector256<ushort>.Zero); // lanes 0..7: the codes
+            Unsafe.WriteUnaligned(code + c, bytes.AsUInt64().ToScalar());
+        }
+    }
+
+    /// <summary>16 conv-resolution gradients from 8 pooled ones at a time: dy where the code is the position, else +0.</summary>
+    static void ExpandRowAvx(float* g, byte* code, int want, float* dst, int cols)
+    {
+        var w0 = Vector256.Create(want);
+        var w1 = Vector256.Create(want + 1);
+        for (int c = 0; c < cols; c += 8)
+        {
+            var v = Avx.LoadVector256(g + c);
+            var k = Avx2.ConvertToVector256Int32(code + c); // 8 bytes, zero-extended
+            StoreInterleaved(Avx.And(v, Avx2.CompareEqual(k, w0).AsSingle()), Avx.And(v, Avx2.CompareEqual(k, w1).AsSingle()), dst + 2 * c);
         }
     }
 
