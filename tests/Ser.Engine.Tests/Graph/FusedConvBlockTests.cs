@@ -33,6 +33,8 @@ public class FusedConvBlockTests(ITestOutputHelper output)
     [InlineData(19, SimdPath.Scalar)]
     [InlineData(19, SimdPath.Vector256)]
     [InlineData(19, SimdPath.Vector512)]
+    [InlineData(50, SimdPath.Vector256)] // Vector512: 16 windows at AVX-512, 8 at AVX2, one scalar
+    [InlineData(50, SimdPath.Vector512)]
     public void Fused_block_equals_conv_relu_mask_pool_bit_for_bit(int f, SimdPath path)
     {
         SimdPaths.Require(path);

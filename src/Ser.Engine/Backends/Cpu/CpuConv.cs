@@ -111,19 +111,20 @@ internal sealed unsafe partial class CpuBackend<T>
     {
         readonly T* _x;        // the map, or the pooled gradient
         readonly byte* _codes; // null: a plain map
-        readonly int _c, _t, _vecCols;
+        readonly int _c, _t;
+        readonly PoolColumns _cols;
         public readonly int F;
 
-        RowSource(T* x, byte* codes, int channels, int frames, int bins, int vecCols)
+        RowSource(T* x, byte* codes, int channels, int frames, int bins, PoolColumns cols)
         {
-            _x = x; _codes = codes; _c = channels; _t = frames; F = bins; _vecCols = vecCols;
+            _x = x; _codes = codes; _c = channels; _t = frames; F = bins; _cols = cols;
         }
 
-        public static RowSource Plain(T* x, int channels, int frames, int bins) => new(x, null, channels, frames, bins, 0);
+        public static RowSource Plain(T* x, int channels, int frames, int bins) => new(x, null, channels, frames, bins, default);
 
-        /// <param name="vecCols">The backend's <see cref="PoolVectorColumns"/> of the map's bins.</param>
-        public static RowSource Pooled(T* g, byte* codes, int channels, int frames, int bins, int vecCols) =>
-            new(g, codes, channels, frames, bins, vecCols);
+        /// <param name="cols">The backend's <see cref="PoolVectorColumns"/> of the map's bins.</param>
+        public static RowSource Pooled(T* g, byte* codes, int channels, int frames, int bins, PoolColumns cols) =>
+            new(g, codes, channels, frames, bins, cols);
 
         /// <summary>dst[0..F) = row t of channel ch of sample b.</summary>
         public void Read(int b, int ch, int t, T* dst)
@@ -134,7 +135,7 @@ internal sealed unsafe partial class CpuBackend<T>
                 return;
             }
             long at = (((long)b * _c + ch) * ((_t + 1) / 2) + (t >> 1)) * ((F + 1) / 2);
-            ExpandRow(_x + at, _codes + at, (t & 1) * 2, dst, F, _vecCols);
+            ExpandRow(_x + at, _codes + at, (t & 1) * 2, dst, F, _cols);
         }
     }
 
@@ -248,7 +249,8 @@ internal sealed unsafe partial class CpuBackend<T>
     void PoolPairs<S, TV>(int b, int r0, int r1, int valid, T* slab, long channelStride, T* pair, T* tmp)
         where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
-        int cd = _dCd, f = _dF, fo = (f + 1) / 2, to = (_dT + 1) / 2, vecCols = PoolVectorColumns(f);
+        int cd = _dCd, f = _dF, fo = (f + 1) / 2, to = (_dT + 1) / 2;
+        var cols = PoolVectorColumns(f);
         var shape = new DirectShape(channelStride, _dWp, _dCs, _dKT, _dKF, plane: 2L * f);
         long pooledPlane = (long)to * fo;
         T* pooled = _dPooled + b * cd * pooledPlane;
@@ -264,9 +266,9 @@ internal sealed unsafe partial class CpuBackend<T>
                 T* x0 = pair + (long)co * 2 * f;
                 T* x1 = second ? x0 + f : null;
                 T* y = pooled + co * pooledPlane + at;
-                PoolRow(x0, x1, y, f, vecCols);
+                PoolRow(x0, x1, y, f, cols);
                 ReluSpan(y, fo);
-                PoolCodes(x0, x1, y, codes + co * pooledPlane + at, f, vecCols);
+                PoolCodes(x0, x1, y, codes + co * pooledPlane + at, f, cols);
             }
         }
         if (r1 < valid) return;

@@ -10,8 +10,10 @@ namespace Ser.Engine.Backends.Cpu;
 // x [B, C, T, F] with lengths V_b -> y [B, C, ceil(T/2), ceil(F/2)], valid output frames ceil(V_b/2); output frame t'
 // is the max over input frames {2t', 2t'+1} ∩ [0, V_b) and bins {2f', 2f'+1} ∩ [0, F). Frames t' >= ceil(V_b/2) are 0.
 // Backward routes each output's gradient to the window's FIRST maximum in (row, column) order - PyTorch's rule.
-// Parallel over (b, c) planes. For float with AVX2 (on the Vector256 and Vector512 paths) the bins are processed 16 at a time (deinterleaved into even/odd
-// columns, compared without branches: random data would mispredict every scalar compare); the rest is scalar.
+// Parallel over (b, c) planes. For float the bins are deinterleaved into even/odd columns and compared without branches
+// (random data would mispredict every scalar compare): 32 at a time with AVX-512 (the Vector512 path), then 16 at a
+// time with AVX2 (the Vector256 and Vector512 paths); the rest is scalar. Max and first-match selection are exact, so
+// every path gives the same bits.
 internal sealed unsafe partial class CpuBackend<T>
 {
     T* _plX, _plY, _plDy, _plDx;
@@ -37,6 +39,20 @@ internal sealed unsafe partial class CpuBackend<T>
     }
 
     bool VectorPool => _simd != SimdPath.Scalar && typeof(T) == typeof(float) && Avx2.IsSupported;
+    bool WidePool => _simd == SimdPath.Vector512 && typeof(T) == typeof(float) && Avx512F.IsSupported;
+
+    /// <summary>Output columns of a row that go through the vector kernels: [0, Wide) 16 at a time (AVX-512), [Wide,
+    /// Vector) 8 at a time (AVX2); the rest are scalar.</summary>
+    readonly record struct PoolColumns(int Wide, int Vector);
+
+    PoolColumns PoolVectorColumns(int f)
+    {
+        int wide = WidePool ? f / 32 * 16 : 0;
+        return new PoolColumns(wide, VectorPool ? wide + (f - 2 * wide) / 16 * 8 : 0);
+    }
+
+    /// <summary>p + offset as float*, or null when p is null (a window's missing second row).</summary>
+    static float* At(T* p, int offset) => p == null ? null : (float*)p + offset;
 
     void PoolItem(int item, int worker)
     {
@@ -44,13 +60,13 @@ internal sealed unsafe partial class CpuBackend<T>
         int valid = _len[b], validOut = (valid + 1) / 2;
         T* x = _plX + (long)item * t * f;
         T* y = _plY + (long)item * to * fo;
-        int vecCols = PoolVectorColumns(f);
+        var cols = PoolVectorColumns(f);
         if (!_plBackward)
         {
             for (int r = 0; r < validOut; r++)
             {
                 T* x0 = x + (long)(2 * r) * f;
-                PoolRow(x0, 2 * r + 1 < valid ? x0 + f : null, y + (long)r * fo, f, vecCols);
+                PoolRow(x0, 2 * r + 1 < valid ? x0 + f : null, y + (long)r * fo, f, cols);
             }
             new Span<T>(y + (long)validOut * fo, (to - validOut) * fo).Clear();
             return;
@@ -68,8 +84,11 @@ internal sealed unsafe partial class CpuBackend<T>
             T* dyr = dy + (long)r * fo;
             T* dx0 = dx + (long)(2 * r) * f;
             T* dx1 = second ? dx0 + f : null;
-            if (vecCols > 0) PoolRowBackwardAvx((float*)x0, (float*)x1, (float*)yr, (float*)dyr, (float*)dx0, (float*)dx1, vecCols);
-            for (int c = vecCols; c < fo; c++)
+            int w = cols.Wide;
+            if (w > 0) PoolRowBackward512((float*)x0, (float*)x1, (float*)yr, (float*)dyr, (float*)dx0, (float*)dx1, w);
+            if (cols.Vector > w)
+                PoolRowBackwardAvx(At(x0, 2 * w), At(x1, 2 * w), At(yr, w), At(dyr, w), At(dx0, 2 * w), At(dx1, 2 * w), cols.Vector - w);
+            for (int c = cols.Vector; c < fo; c++)
             {
                 int f0 = 2 * c;
                 bool two = f0 + 1 < f;
@@ -90,15 +109,15 @@ internal sealed unsafe partial class CpuBackend<T>
         }
     }
 
-    /// <summary>Output columns [0, n) of a row of f bins that the vector path pools (8 outputs from 16 inputs at a time).</summary>
-    int PoolVectorColumns(int f) => VectorPool ? f / 16 * 8 : 0;
-
     /// <summary>y[0..ceil(f/2)) = the 2x2 maxima of rows x0 and x1 (x1 null: the window has one row).</summary>
-    static void PoolRow(T* x0, T* x1, T* y, int f, int vecCols)
+    static void PoolRow(T* x0, T* x1, T* y, int f, PoolColumns cols)
     {
-        if (vecCols > 0) PoolRowForwardAvx((float*)x0, (float*)(x1 != null ? x1 : x0), (float*)y, vecCols);
+        T* x1v = x1 != null ? x1 : x0; // one row: its max with itself
+        int w = cols.Wide;
+        if (w > 0) PoolRowForward512((float*)x0, (float*)x1v, (float*)y, w);
+        if (cols.Vector > w) PoolRowForwardAvx(At(x0, 2 * w), At(x1v, 2 * w), At(y, w), cols.Vector - w);
         int fo = (f + 1) / 2;
-        for (int c = vecCols; c < fo; c++)
+        for (int c = cols.Vector; c < fo; c++)
         {
             int f0 = 2 * c;
             bool two = f0 + 1 < f;
@@ -122,11 +141,13 @@ internal sealed unsafe partial class CpuBackend<T>
     const byte CodeNone = Backend<float>.PoolCodeNone;
 
     /// <summary>code[0..ceil(f/2)) of the windows over rows x0 and x1 (x1 null: one row) whose ReLU'd maxima are y.</summary>
-    static void PoolCodes(T* x0, T* x1, T* y, byte* code, int f, int vecCols)
+    static void PoolCodes(T* x0, T* x1, T* y, byte* code, int f, PoolColumns cols)
     {
-        if (vecCols > 0) PoolCodesAvx((float*)x0, (float*)x1, (float*)y, code, vecCols);
+        int w = cols.Wide;
+        if (w > 0) PoolCodes512((float*)x0, (float*)x1, (float*)y, code, w);
+        if (cols.Vector > w) PoolCodesAvx(At(x0, 2 * w), At(x1, 2 * w), At(y, w), code + w, cols.Vector - w);
         int fo = (f + 1) / 2;
-        for (int c = vecCols; c < fo; c++)
+        for (int c = cols.Vector; c < fo; c++)
         {
             int f0 = 2 * c;
             bool two = f0 + 1 < f;
@@ -139,11 +160,13 @@ internal sealed unsafe partial class CpuBackend<T>
     }
 
     /// <summary>dst[0..f) = the gradient of conv-resolution row 2r + (want / 2) from pooled row r's gradient g and codes.</summary>
-    static void ExpandRow(T* g, byte* code, int want, T* dst, int f, int vecCols)
+    static void ExpandRow(T* g, byte* code, int want, T* dst, int f, PoolColumns cols)
     {
-        if (vecCols > 0) ExpandRowAvx((float*)g, code, want, (float*)dst, vecCols);
+        int w = cols.Wide;
+        if (w > 0) ExpandRow512((float*)g, code, want, (float*)dst, w);
+        if (cols.Vector > w) ExpandRowAvx(At(g, w), code + w, want, At(dst, 2 * w), cols.Vector - w);
         int fo = (f + 1) / 2;
-        for (int c = vecCols; c < fo; c++)
+        for (int c = cols.Vector; c < fo; c++)
         {
             int f0 = 2 * c, k = code[c];
             dst[f0] = k == want ? g[c] : T.Zero;
@@ -236,6 +259,91 @@ internal sealed unsafe partial class CpuBackend<T>
             var mc = Avx.AndNot(taken, Avx.CompareEqual(cc, m));
             var md = Avx.AndNot(Avx.Or(taken, mc), Avx.CompareEqual(d, m));
             StoreInterleaved(Avx.And(g, mc), Avx.And(g, md), dx1 + 2 * c);
+        }
+    }
+
+    // ---- the same kernels 16 windows at a time (AVX-512) --------------------------------------------------------------
+
+    /// <summary>Even and odd elements of [v0 v1] (32 floats): two-source permutes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector512<float> Even, Vector512<float> Odd) Deinterleave(Vector512<float> v0, Vector512<float> v1)
+    {
+        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        return (Avx512F.PermuteVar16x32x2(v0, even, v1), Avx512F.PermuteVar16x32x2(v0, odd, v1));
+    }
+
+    /// <summary>Stores [e0 o0 e1 o1 ... e15 o15] to dst[0..32).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreInterleaved(Vector512<float> even, Vector512<float> odd, float* dst)
+    {
+        var lo = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        var hi = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        Avx512F.Store(dst, Avx512F.PermuteVar16x32x2(even, lo, odd));
+        Avx512F.Store(dst + 16, Avx512F.PermuteVar16x32x2(even, hi, odd));
+    }
+
+    static void PoolRowForward512(float* x0, float* x1, float* y, int cols)
+    {
+        for (int c = 0; c < cols; c += 16)
+        {
+            var m0 = Avx512F.Max(Avx512F.LoadVector512(x0 + 2 * c), Avx512F.LoadVector512(x1 + 2 * c));
+            var m1 = Avx512F.Max(Avx512F.LoadVector512(x0 + 2 * c + 16), Avx512F.LoadVector512(x1 + 2 * c + 16));
+            var (even, odd) = Deinterleave(m0, m1);
+            Avx512F.Store(y + c, Avx512F.Max(even, odd));
+        }
+    }
+
+    /// <summary>Branch-free first-maximum routing for 16 windows at a time; x1/dx1 null when the window has one row.</summary>
+    static void PoolRowBackward512(float* x0, float* x1, float* y, float* dy, float* dx0, float* dx1, int cols)
+    {
+        for (int c = 0; c < cols; c += 16)
+        {
+            var m = Avx512F.LoadVector512(y + c);
+            var g = Avx512F.LoadVector512(dy + c);
+            var (a, b) = Deinterleave(Avx512F.LoadVector512(x0 + 2 * c), Avx512F.LoadVector512(x0 + 2 * c + 16));
+            var ma = Vector512.Equals(a, m);
+            var mb = Vector512.AndNot(Vector512.Equals(b, m), ma);
+            StoreInterleaved(g & ma, g & mb, dx0 + 2 * c);
+            if (x1 == null) continue;
+            var taken = ma | mb;
+            var (cc, d) = Deinterleave(Avx512F.LoadVector512(x1 + 2 * c), Avx512F.LoadVector512(x1 + 2 * c + 16));
+            var mc = Vector512.AndNot(Vector512.Equals(cc, m), taken);
+            var md = Vector512.AndNot(Vector512.Equals(d, m), taken | mc);
+            StoreInterleaved(g & mc, g & md, dx1 + 2 * c);
+        }
+    }
+
+    static void PoolCodes512(float* x0, float* x1, float* y, byte* code, int cols)
+    {
+        var none = Vector512.Create((int)CodeNone);
+        for (int c = 0; c < cols; c += 16)
+        {
+            var m = Avx512F.LoadVector512(y + c);
+            var (a, b) = Deinterleave(Avx512F.LoadVector512(x0 + 2 * c), Avx512F.LoadVector512(x0 + 2 * c + 16));
+            // lanes are -1 where the element differs from the max: -(na + na&nb + na&nb&nc) = positions skipped
+            var na = (~Vector512.Equals(a, m)).AsInt32();
+            var nab = na & (~Vector512.Equals(b, m)).AsInt32();
+            var k = na + nab;
+            if (x1 != null)
+            {
+                var (cc, _) = Deinterleave(Avx512F.LoadVector512(x1 + 2 * c), Avx512F.LoadVector512(x1 + 2 * c + 16));
+                k += nab & (~Vector512.Equals(cc, m)).AsInt32();
+            }
+            k = Vector512.ConditionalSelect(Vector512.GreaterThan(m, Vector512<float>.Zero).AsInt32(), -k, none);
+            Avx512F.ConvertToVector128Byte(k).Store(code + c); // the low byte of each lane
+        }
+    }
+
+    static void ExpandRow512(float* g, byte* code, int want, float* dst, int cols)
+    {
+        var w0 = Vector512.Create(want);
+        var w1 = Vector512.Create(want + 1);
+        for (int c = 0; c < cols; c += 16)
+        {
+            var v = Avx512F.LoadVector512(g + c);
+            var k = Avx512F.ConvertToVector512Int32(Vector128.Load(code + c)); // 16 bytes, zero-extended
+            StoreInterleaved(v & Vector512.Equals(k, w0).AsSingle(), v & Vector512.Equals(k, w1).AsSingle(), dst + 2 * c);
         }
     }
 }
