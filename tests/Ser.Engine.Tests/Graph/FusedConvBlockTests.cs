@@ -210,4 +210,19 @@ public class FusedConvBlockTests(ITestOutputHelper output)
         foreach (var (name, bytes) in ex.ArenaUsage) output.WriteLine($"  {name}: {bytes:N0}");
         Assert.True(ex.ArenaBytes <= budget, $"{ex.ArenaBytes:N0} bytes > {budget:N0}");
     }
+
+    /// <summary>Before and after, at B = 8 (the separate layers plan 0.84 GB; B = 32 plans 3.28 GB, too much for a test).</summary>
+    [Fact]
+    public void Fused_blocks_plan_a_third_of_the_separate_layers_memory()
+    {
+        long Bytes(bool fused)
+        {
+            using var ex = Executor.Create(ModelConfig.Paper,
+                new ExecutorOptions { MaxBatch = 8, MaxFrames = 1200, Threads = 2, FuseConvBlocks = fused });
+            output.WriteLine($"paper training B=8 T=1200, {(fused ? "fused blocks" : "separate layers")}: {ex.ArenaBytes:N0} bytes");
+            return ex.ArenaBytes;
+        }
+        long separate = Bytes(false), fused = Bytes(true);
+        Assert.True(fused * 3 < separate, $"{fused:N0} vs {separate:N0} bytes");
+    }
 }
