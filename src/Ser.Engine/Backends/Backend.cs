@@ -187,7 +187,8 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     static void CheckCodes(TensorView codes, TensorView pooled)
     {
         if (codes.IsEmpty || codes.Elements < PoolCodeElements(pooled.Elements))
-            throw new ArgumentException($"codes hold {(codes.IsEmpty ? 0 : codes.Elements)} elements, {pooled.Shape} needs {PoolCodeElements(pooled.Elements)}");
+            throw new ArgumentException(
+                $"codes hold {(codes.IsEmpty ? 0 : codes.Elements)} elements, {pooled.Shape} needs {PoolCodeElements(pooled.Elements)}");
     }
 
     // ---- element-wise ---------------------------------------------------------------------------------------------

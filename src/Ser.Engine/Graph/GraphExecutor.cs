@@ -73,8 +73,8 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
     {
         for (int i = 0; i + 3 < _layers.Count; i++)
         {
-            if (_layers[i] is not Conv2dLayer<T> conv || _layers[i + 1] is not ReluLayer<T> relu || _layers[i + 2] is not MaskLayer<T> mask ||
-                _layers[i + 3] is not MaxPoolLayer<T> pool)
+            if (_layers[i] is not Conv2dLayer<T> conv || _layers[i + 1] is not ReluLayer<T> relu ||
+                _layers[i + 2] is not MaskLayer<T> mask || _layers[i + 3] is not MaxPoolLayer<T> pool)
                 continue;
             conv.Fuse(pool.Output);
             relu.FusedInto = mask.FusedInto = pool.FusedInto = conv.Name;

@@ -59,7 +59,8 @@ internal sealed class Conv2dLayer<T>(string name, int outChannels, int kernelT, 
     public override void Forward(LayerContext<T> ctx)
     {
         if (FusedOutput is not null)
-            ctx.Backend.ConvBlockForward(Desc, ctx.X, ctx.Param(_weight), ctx.Param(_bias), ctx.Y, ctx.Reserve, ctx.Lengths(Input.Level), ctx.Workspace);
+            ctx.Backend.ConvBlockForward(Desc, ctx.X, ctx.Param(_weight), ctx.Param(_bias), ctx.Y, ctx.Reserve, ctx.Lengths(Input.Level),
+                ctx.Workspace);
         else
             ctx.Backend.ConvForward(Desc, ctx.X, ctx.Param(_weight), ctx.Param(_bias), ctx.Y, ctx.Lengths(Input.Level), ctx.Workspace);
     }

@@ -105,7 +105,8 @@ internal sealed unsafe partial class CpuBackend<T>
 
     static long BiasBufferStride(int bins) => RoundUp((long)BiasChunk + bins, 16);
 
-    long PooledBiasWorkspace(int channels, int maxBatch, int bins) => RoundUp((long)channels * maxBatch, 16) + Workers * BiasBufferStride(bins);
+    long PooledBiasWorkspace(int channels, int maxBatch, int bins) =>
+        RoundUp((long)channels * maxBatch, 16) + Workers * BiasBufferStride(bins);
 
     void PooledBiasBackward(in RowSource dy, int batch, int channels, T* dbias, ReadOnlySpan<int> lengths, TensorView workspace)
     {
