@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Ser.Engine.Tensors;
 
 namespace Ser.Engine.Backends;
@@ -125,6 +126,70 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     }
 
     public long BiasWorkspace(int channels, int maxBatch) => (long)channels * maxBatch;
+
+    // ---- fused conv block: conv + bias, ReLU, mask, max-pool 2x2 in one pass ----------------------------------------
+    // A backend that says FusesConvBlocks never materialises the conv-resolution maps [B, Cout, T, F] in training: the
+    // forward pools each pair of output rows as it computes them and saves, per pooled output, a 1-byte code (which of
+    // the 2x2 window's positions was its first maximum, or None when the pooled value is <= 0, where the ReLU passes no
+    // gradient); the backward expands the pooled gradient through the codes while packing its tiles. Same bits as
+    // ConvForward, ReluForward, Mask, PoolForward and their backwards in sequence (for non-NaN activations).
+
+    /// <summary>Code of a pooled output whose value is &lt;= 0: no position of its window gets a gradient.</summary>
+    public const byte PoolCodeNone = 4;
+
+    /// <summary>Whether <see cref="ConvBlockForward"/> and <see cref="ConvBlockBackward"/> are implemented.</summary>
+    public virtual bool FusesConvBlocks => false;
+
+    /// <summary>Workspace elements of the fused block's passes (bounds as <see cref="ConvWorkspace"/>).</summary>
+    public long ConvBlockWorkspace(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows) =>
+        ConvBlockWorkspaceCore(desc, maxBatch, maxFrames, Math.Min(maxRows, (long)maxBatch * maxFrames));
+
+    /// <summary>Elements of T that hold the codes of <paramref name="pooledElements"/> pooled outputs (one byte each).</summary>
+    public static long PoolCodeElements(long pooledElements) => (pooledElements + Unsafe.SizeOf<T>() - 1) / Unsafe.SizeOf<T>();
+
+    /// <summary>
+    /// pooled [B, Cout, ceil(T/2), ceil(F/2)] = pool(mask(relu(conv(x, w) + bias))) (x's lengths; padded frames of pooled
+    /// are zeros, as <see cref="PoolForward"/> writes them) and codes (one byte per pooled output, in
+    /// <see cref="PoolCodeElements"/> elements) for <see cref="ConvBlockBackward"/>.
+    /// </summary>
+    public void ConvBlockForward(in ConvDesc desc, TensorView x, TensorView w, TensorView bias, TensorView pooled, TensorView codes,
+        ReadOnlySpan<int> lengths, TensorView workspace)
+    {
+        CheckMaps(x, lengths, nameof(x));
+        var s = x.Shape;
+        if (s.D1 != desc.InChannels || s.D3 != desc.Bins) throw new ArgumentException($"conv input {s} does not match {desc}");
+        CheckShape(w, new Shape(desc.OutChannels, desc.InChannels, desc.KernelT, desc.KernelF), nameof(w));
+        CheckShape(bias, new Shape(desc.OutChannels), nameof(bias));
+        CheckShape(pooled, new Shape(s.D0, desc.OutChannels, (s.D2 + 1) / 2, (s.D3 + 1) / 2), nameof(pooled));
+        CheckCodes(codes, pooled);
+        ConvBlockForwardCore(desc, x, w, bias, pooled, codes, lengths, workspace);
+    }
+
+    /// <summary>
+    /// From dPooled (the gradient of the block's output) and the forward's codes: dw and dbias (overwritten) and, unless
+    /// empty, dx (valid frames; padded frames unspecified, as <see cref="ConvBackwardData"/>).
+    /// </summary>
+    public void ConvBlockBackward(in ConvDesc desc, TensorView x, TensorView w, TensorView dPooled, TensorView codes, TensorView dw,
+        TensorView dbias, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace)
+    {
+        CheckMaps(x, lengths, nameof(x));
+        var s = x.Shape;
+        if (s.D1 != desc.InChannels || s.D3 != desc.Bins) throw new ArgumentException($"conv input {s} does not match {desc}");
+        CheckShape(w, new Shape(desc.OutChannels, desc.InChannels, desc.KernelT, desc.KernelF), nameof(w));
+        CheckShape(dw, w.Shape, nameof(dw));
+        CheckShape(dbias, new Shape(desc.OutChannels), nameof(dbias));
+        CheckShape(dPooled, new Shape(s.D0, desc.OutChannels, (s.D2 + 1) / 2, (s.D3 + 1) / 2), nameof(dPooled));
+        CheckCodes(codes, dPooled);
+        if (!dx.IsEmpty) CheckShape(dx, s, nameof(dx));
+        ConvBlockBackwardCore(desc, x, w, dPooled, codes, dw, dbias, dx, lengths, workspace);
+    }
+
+    static void CheckCodes(TensorView codes, TensorView pooled)
+    {
+        if (codes.IsEmpty || codes.Elements < PoolCodeElements(pooled.Elements))
+            throw new ArgumentException(
+                $"codes hold {(codes.IsEmpty ? 0 : codes.Elements)} elements, {pooled.Shape} needs {PoolCodeElements(pooled.Elements)}");
+    }
 
     // ---- element-wise ---------------------------------------------------------------------------------------------
 
@@ -314,6 +379,13 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     protected abstract void ConvBackwardDataCore(in ConvDesc desc, TensorView dy, TensorView w, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace);
     protected abstract void ConvBackwardFilterCore(in ConvDesc desc, TensorView x, TensorView dy, TensorView dw, ReadOnlySpan<int> lengths, TensorView workspace);
     protected abstract void BiasBackwardCore(TensorView dy, TensorView dbias, ReadOnlySpan<int> lengths, TensorView workspace);
+
+    protected virtual long ConvBlockWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows) => 0;
+    protected virtual void ConvBlockForwardCore(in ConvDesc desc, TensorView x, TensorView w, TensorView bias, TensorView pooled,
+        TensorView codes, ReadOnlySpan<int> lengths, TensorView workspace) => throw NoFusedBlock();
+    protected virtual void ConvBlockBackwardCore(in ConvDesc desc, TensorView x, TensorView w, TensorView dPooled, TensorView codes,
+        TensorView dw, TensorView dbias, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace) => throw NoFusedBlock();
+    NotSupportedException NoFusedBlock() => new($"the {Name} backend runs conv, relu, mask and pool as separate layers");
 
     protected abstract void ReluForwardCore(TensorView x, ReadOnlySpan<int> lengths);
     protected abstract void ReluBackwardCore(TensorView y, TensorView dy, ReadOnlySpan<int> lengths);

@@ -1,5 +1,6 @@
 using System.Numerics;
 using Ser.Engine.Backends;
+using Ser.Engine.Layers;
 using Ser.Engine.Models;
 using Ser.Engine.Tensors;
 
@@ -12,6 +13,10 @@ namespace Ser.Engine.Graph;
 /// <para>Memory: five arenas, each sized once - parameters, gradients (same layout), Adam moments (2x), activations
 /// (every non-in-place layer output, layer reserves, two ping-pong gradient buffers) and workspace (the largest
 /// any layer needs). Views for the current batch are prefixes of the planned regions, so a step allocates nothing.</para>
+/// <para>Fused conv blocks: a training executor on a backend that <see cref="Backend{T}.FusesConvBlocks"/> (the CPU) runs
+/// each conv, relu, mask, pool as one pass of the conv layer, which stores only the pooled output and 1-byte pool codes:
+/// the conv-resolution maps and their gradient (the largest buffers by far) are never planned. The other three layers
+/// stay in the graph (names, profiles, checkpoints) and are skipped. Inference executors keep every layer's output.</para>
 /// </summary>
 internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
@@ -25,6 +30,7 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
     Arena? _actArena, _workArena;
     Region _inputRegion;
     Region[] _outRegion = [], _reserveRegion = [];
+    ActivationShape[] _stored = []; // what each layer's output region holds (a fused block's layers share the pooled output)
     readonly Region[] _gradRegion = new Region[2];
     int[] _dyBuffer = [], _dxBuffer = [];
     int[][] _lengths = [];
@@ -33,8 +39,10 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
     T[] _logits = [];
     bool _disposed;
 
+    /// <param name="fuseConvBlocks">Fuse conv blocks where the backend can (training only); false: today's separate layers
+    /// everywhere (tests compare the two).</param>
     public GraphExecutor(ModelConfig config, Backend<T> backend, int maxBatch, int maxFrames, bool training, bool ownsBackend = true,
-        long maxPaddedFrames = 0)
+        long maxPaddedFrames = 0, bool fuseConvBlocks = true)
     {
         Config = config.Validate();
         Backend = backend;
@@ -45,6 +53,7 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
         var shape = _inputShape;
         foreach (var layer in _layers) shape = layer.Connect(shape, _parameters);
         _layers[0].NeedsInputGradient = false;
+        if (training && fuseConvBlocks && backend.FusesConvBlocks) FuseConvBlocks();
         _ctx = new LayerContext<T>(this, backend) { HasGradients = training };
 
         _paramArena = backend.Allocate(_parameters.Elements, "parameters");
@@ -55,6 +64,26 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
         }
         Plan(BatchCapacity.Of(Math.Max(1, maxBatch), Math.Max(1, maxFrames), maxPaddedFrames));
     }
+
+    /// <summary>
+    /// Conv, relu, mask, pool in a row become one block run by the conv layer; the other three are marked
+    /// <see cref="Layer{T}.FusedInto"/> and skipped.
+    /// </summary>
+    void FuseConvBlocks()
+    {
+        for (int i = 0; i + 3 < _layers.Count; i++)
+        {
+            if (_layers[i] is not Conv2dLayer<T> conv || _layers[i + 1] is not ReluLayer<T> relu ||
+                _layers[i + 2] is not MaskLayer<T> mask || _layers[i + 3] is not MaxPoolLayer<T> pool)
+                continue;
+            conv.Fuse(pool.Output);
+            relu.FusedInto = mask.FusedInto = pool.FusedInto = conv.Name;
+            FusesConvBlocks = true;
+        }
+    }
+
+    /// <summary>Whether conv blocks run fused (see the class notes).</summary>
+    public bool FusesConvBlocks { get; private set; }
 
     public ModelConfig Config { get; }
     public Backend<T> Backend { get; }
@@ -107,12 +136,22 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
         _inputRegion = act.Reserve(_inputShape.MaxElements(capacity)); // [B, 1, T, F]
         _outRegion = new Region[n];
         _reserveRegion = new Region[n];
+        _stored = new ActivationShape[n];
         long workspace = 0;
         for (int i = 0; i < n; i++)
         {
             var layer = _layers[i];
             var input = i == 0 ? _inputRegion : _outRegion[i - 1];
-            _outRegion[i] = layer.InPlace ? input : act.Reserve(layer.Output.MaxElements(capacity));
+            if (layer.FusedInto is not null)
+            {
+                // skipped: its output is the block's, held by the fused conv's buffer
+                _outRegion[i] = input;
+                _reserveRegion[i] = Region.Empty;
+                _stored[i] = _stored[i - 1];
+                continue;
+            }
+            _stored[i] = layer.BufferShape;
+            _outRegion[i] = layer.InPlace ? input : act.Reserve(layer.BufferShape.MaxElements(capacity));
             _reserveRegion[i] = act.Reserve(layer.ReserveElements(Backend, capacity, Training));
             workspace = Math.Max(workspace, layer.WorkspaceElements(Backend, capacity, Training));
         }
@@ -127,7 +166,12 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
             {
                 var layer = _layers[i];
                 _dyBuffer[i] = current;
-                size[current] = Math.Max(size[current], layer.Output.MaxElements(capacity));
+                if (layer.FusedInto is not null)
+                {
+                    _dxBuffer[i] = current; // skipped: the fused conv reads its block output's gradient from here
+                    continue;
+                }
+                size[current] = Math.Max(size[current], layer.BufferShape.MaxElements(capacity));
                 _dxBuffer[i] = layer.InPlace ? current : 1 - current;
                 if (layer.NeedsInputGradient)
                     size[_dxBuffer[i]] = Math.Max(size[_dxBuffer[i]], layer.Input.MaxElements(capacity));
@@ -170,7 +214,14 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
     TensorView Input => _actArena!.View(_inputRegion, _inputShape.Concrete(Batch, Frames));
     /// <summary>Layer <paramref name="index"/>'s output for the current batch, valid after <see cref="Forward"/> (read-only use:
     /// inspecting activations, e.g. the sequence the BiLSTM reads).</summary>
-    public TensorView OutputView(int index) => _actArena!.View(_outRegion[index], _layers[index].Output.Concrete(Batch, Frames));
+    public TensorView OutputView(int index)
+    {
+        var layer = _layers[index];
+        if (_stored[index] != layer.Output)
+            throw new InvalidOperationException($"{layer.Name}'s output is not kept: a training executor fuses it into " +
+                $"{layer.FusedInto ?? layer.Name}, which keeps only the pooled output (read it from an inference executor)");
+        return _actArena!.View(_outRegion[index], layer.Output.Concrete(Batch, Frames));
+    }
     public TensorView LogitsView => _actArena!.View(_outRegion[^1], _layers[^1].Output.Concrete(Batch, Frames));
     TensorView DLogitsView => _actArena!.View(_gradRegion[_dyBuffer[^1]], _layers[^1].Output.Concrete(Batch, Frames));
 
@@ -253,6 +304,11 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
         for (int i = 0; i < _layers.Count; i++)
         {
             var layer = _layers[i];
+            if (layer.FusedInto is not null)
+            {
+                Skipped(layer, LayerPass.Forward);
+                continue;
+            }
             SetViews(i, gradients: false);
             long start = Begin(layer.Name, LayerPass.Forward);
             layer.Forward(_ctx);
@@ -300,6 +356,11 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
         for (int i = _layers.Count - 1; i >= 0; i--)
         {
             var layer = _layers[i];
+            if (layer.FusedInto is not null)
+            {
+                Skipped(layer, LayerPass.Backward);
+                continue;
+            }
             SetViews(i, gradients: true);
             long start = Begin(layer.Name, LayerPass.Backward);
             layer.Backward(_ctx);
@@ -348,7 +409,7 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
         var arena = _actArena!;
         var inRegion = i == 0 ? _inputRegion : _outRegion[i - 1];
         var inShape = layer.Input.Concrete(Batch, Frames);
-        var outShape = layer.Output.Concrete(Batch, Frames);
+        var outShape = layer.BufferShape.Concrete(Batch, Frames);
         _ctx.X = arena.View(inRegion, inShape);
         _ctx.Y = arena.View(_outRegion[i], outShape);
         var reserve = _reserveRegion[i];
@@ -377,6 +438,14 @@ internal sealed class GraphExecutor<T> : IDisposable where T : unmanaged, IBinar
         if (Observer is null) return;
         long ticks = Backend.TimerStop(start);
         Observer.LayerEnded(layer.Name, pass, ticks, layer.Flops(_ctx, pass));
+    }
+
+    /// <summary>A layer a fused block does the work of: the observer sees it, with no time and no FLOPs.</summary>
+    void Skipped(Layer<T> layer, LayerPass pass)
+    {
+        if (Observer is null) return;
+        Observer.LayerStarted(layer.Name, pass);
+        Observer.LayerEnded(layer.Name, pass, 0, 0);
     }
 
     void EndNamed(string name, LayerPass pass, long start, double flops)

@@ -20,6 +20,17 @@ internal abstract class Layer<T> where T : unmanaged, IBinaryFloatingPointIeee75
     /// <summary>The output aliases the input buffer (ReLU, mask, dropout): no memory of its own.</summary>
     public virtual bool InPlace => false;
 
+    /// <summary>
+    /// Set when another layer does this one's work: the ReLU, mask and pool of a conv block the backend fuses (the conv
+    /// layer named here computes the pooled output). The executor skips both passes of such a layer (reporting them to
+    /// its observer with zero time and FLOPs) and stores no output for it.
+    /// </summary>
+    public string? FusedInto { get; internal set; }
+
+    /// <summary>What this layer's output buffer holds: <see cref="Output"/>, or a fused block's output (a fused conv's
+    /// buffer holds its pool's output).</summary>
+    public virtual ActivationShape BufferShape => Output;
+
     /// <summary>Whether the executor needs dX (false for the first layer, whose input is data).</summary>
     public bool NeedsInputGradient { get; set; } = true;
 

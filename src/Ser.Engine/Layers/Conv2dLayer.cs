@@ -12,6 +12,9 @@ namespace Ser.Engine.Layers;
 /// Only valid frames t &lt; V_b are computed; frames past them read as zeros (the halo). Padded frames of y are left
 /// unspecified, as with cuDNN: the mask layer that follows the ReLU zeroes them.
 /// Init: W ~ U(±sqrt(6 / (Cin KT KF))) (He uniform, ReLU follows), b = 0.
+/// Fused (<see cref="Fuse"/>: training on a backend that fuses conv blocks): this layer runs conv, ReLU, mask and pool
+/// in one pass and its buffer holds the pooled output [B, Cout, T/2, F/2]; its reserve holds the pool's codes (1 byte
+/// per pooled output). The ReLU, mask and pool layers after it are skipped. Same bits as the separate layers.
 /// </summary>
 internal sealed class Conv2dLayer<T>(string name, int outChannels, int kernelT, int kernelF) : Layer<T>(name)
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -19,6 +22,14 @@ internal sealed class Conv2dLayer<T>(string name, int outChannels, int kernelT, 
     int _weight, _bias;
 
     public ConvDesc Desc { get; private set; }
+
+    /// <summary>The fused block's output (the pool's), when fused.</summary>
+    public ActivationShape? FusedOutput { get; private set; }
+
+    public override ActivationShape BufferShape => FusedOutput ?? Output;
+
+    /// <summary>Takes over the ReLU, mask and pool that follow (whose output is <paramref name="pooled"/>).</summary>
+    public void Fuse(ActivationShape pooled) => FusedOutput = pooled;
 
     protected override ActivationShape Infer(ActivationShape input)
     {
@@ -35,18 +46,34 @@ internal sealed class Conv2dLayer<T>(string name, int outChannels, int kernelT, 
         _bias = parameters.Add($"{Name}.bias", new Shape(outChannels), InitRule.Zero);
     }
 
-    public override long WorkspaceElements(Backend<T> backend, in BatchCapacity capacity, bool training) =>
-        Math.Max(backend.ConvWorkspace(Desc, capacity.MaxBatch, capacity.FramesAt(Input.Level), capacity.RowsAt(Input.Level)),
-                 backend.BiasWorkspace(outChannels, capacity.MaxBatch));
+    /// <summary>Fused: the pool's codes, one byte per pooled output.</summary>
+    public override long ReserveElements(Backend<T> backend, in BatchCapacity capacity, bool training) =>
+        FusedOutput is { } pooled ? Backend<T>.PoolCodeElements(pooled.MaxElements(capacity)) : 0;
 
+    public override long WorkspaceElements(Backend<T> backend, in BatchCapacity capacity, bool training) => FusedOutput is null
+        ? Math.Max(backend.ConvWorkspace(Desc, capacity.MaxBatch, capacity.FramesAt(Input.Level), capacity.RowsAt(Input.Level)),
+                   backend.BiasWorkspace(outChannels, capacity.MaxBatch))
+        : backend.ConvBlockWorkspace(Desc, capacity.MaxBatch, capacity.FramesAt(Input.Level), capacity.RowsAt(Input.Level));
+
+    // fused: Y and DY are the pooled output and its gradient, Reserve the codes
     public override void Forward(LayerContext<T> ctx)
     {
-        ctx.Backend.ConvForward(Desc, ctx.X, ctx.Param(_weight), ctx.Param(_bias), ctx.Y, ctx.Lengths(Input.Level), ctx.Workspace);
+        if (FusedOutput is not null)
+            ctx.Backend.ConvBlockForward(Desc, ctx.X, ctx.Param(_weight), ctx.Param(_bias), ctx.Y, ctx.Reserve, ctx.Lengths(Input.Level),
+                ctx.Workspace);
+        else
+            ctx.Backend.ConvForward(Desc, ctx.X, ctx.Param(_weight), ctx.Param(_bias), ctx.Y, ctx.Lengths(Input.Level), ctx.Workspace);
     }
 
     public override void Backward(LayerContext<T> ctx)
     {
         var lengths = ctx.Lengths(Input.Level);
+        if (FusedOutput is not null)
+        {
+            ctx.Backend.ConvBlockBackward(Desc, ctx.X, ctx.Param(_weight), ctx.DY, ctx.Reserve, ctx.Grad(_weight), ctx.Grad(_bias),
+                NeedsInputGradient ? ctx.DX : default, lengths, ctx.Workspace);
+            return;
+        }
         ctx.Backend.BiasBackward(ctx.DY, ctx.Grad(_bias), lengths, ctx.Workspace);
         ctx.Backend.ConvBackwardFilter(Desc, ctx.X, ctx.DY, ctx.Grad(_weight), lengths, ctx.Workspace);
         if (NeedsInputGradient)

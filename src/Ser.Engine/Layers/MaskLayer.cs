@@ -6,6 +6,8 @@ namespace Ser.Engine.Layers;
 /// <summary>
 /// In-place mask of maps [B, C, T, F]: frames t &gt;= V_b are set to zero, so the max-pool that follows can never pick a
 /// padding value (the paper's eq. 1). Backward zeroes the same frames of the gradient.
+/// In a fused conv block (a CPU training executor; <see cref="Layer{T}.FusedInto"/> set) the executor skips this layer:
+/// the fused pass never reads or writes padded frames.
 /// </summary>
 internal sealed class MaskLayer<T>(string name) : Layer<T>(name) where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {

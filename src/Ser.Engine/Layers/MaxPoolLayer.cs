@@ -7,6 +7,8 @@ namespace Ser.Engine.Layers;
 /// Max-pool 2x2, stride 2, ceil mode, over valid frames only.
 ///   x [B, C, T, F] (lengths V)  ->  y [B, C, ceil(T/2), ceil(F/2)] (lengths ceil(V/2)); the time level goes up by one.
 /// Backward routes dy to the first maximum of each window (PyTorch's tie rule).
+/// In a fused conv block (a CPU training executor; <see cref="Layer{T}.FusedInto"/> set) the executor skips this layer:
+/// the conv before it pools each pair of rows as it computes them and saves 1-byte codes instead of its input.
 /// </summary>
 internal sealed class MaxPoolLayer<T>(string name) : Layer<T>(name) where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {

@@ -6,6 +6,8 @@ namespace Ser.Engine.Layers;
 /// <summary>
 /// In-place ReLU on maps [B, C, T, F] (valid frames only) or vectors [B, N].
 /// Backward: dx = dy * (y &gt; 0), in place on the gradient (y = the stored output).
+/// In a fused conv block (a CPU training executor; <see cref="Layer{T}.FusedInto"/> set) the executor skips this layer:
+/// the conv before it applies the ReLU to the pooled maxima and routes the gradient through the pool codes.
 /// </summary>
 internal sealed class ReluLayer<T>(string name) : Layer<T>(name) where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {

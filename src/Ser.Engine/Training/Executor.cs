@@ -47,7 +47,7 @@ public sealed class Executor : IDisposable
         try
         {
             return new Executor(new GraphExecutor<float>(config, backend, options.MaxBatch, options.MaxFrames, options.Training,
-                ownsBackend: true, maxPaddedFrames: options.MaxPaddedFrames), options);
+                ownsBackend: true, maxPaddedFrames: options.MaxPaddedFrames, fuseConvBlocks: options.FuseConvBlocks), options);
         }
         catch (Exception e) when (GpuOutOfMemoryException.IsOutOfMemory(e))
         {
@@ -124,6 +124,13 @@ public sealed class Executor : IDisposable
 
     /// <summary>Layer names in execution order, for profilers.</summary>
     public IReadOnlyList<string> LayerNames => _graph.Layers.Select(l => l.Name).ToList();
+
+    /// <summary>
+    /// Layers whose work another layer does, mapped to that layer: in a CPU training executor relu1, mask1, pool1 (and
+    /// so on per block) run inside conv1's fused pass, so a profile shows them with no time of their own. Empty otherwise.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> FusedLayers =>
+        _graph.Layers.Where(l => l.FusedInto is not null).ToDictionary(l => l.Name, l => l.FusedInto!);
 
     public IReadOnlyList<string> ParameterNames => _graph.Parameters.Select(p => p.Name).ToList();
 

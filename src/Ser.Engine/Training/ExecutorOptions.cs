@@ -27,6 +27,12 @@ public sealed record ExecutorOptions
     /// algorithms (faster; ~1e-3 relative error, so CPU and GPU results no longer agree to float32 rounding). Off by
     /// default.</summary>
     public bool Tf32 { get; init; }
+    /// <summary>
+    /// Training on the CPU runs each conv, relu, mask, pool block as one fused pass that never stores the conv-resolution
+    /// maps (about half the activation memory of the paper preset); false: the separate layers. Same results either way
+    /// (tests compare them bit for bit); internal, for those tests.
+    /// </summary>
+    internal bool FuseConvBlocks { get; init; } = true;
     /// <summary>Seeds dropout masks (with the step number).</summary>
     public ulong DropoutSeed { get; init; } = 0x5E5_0D50UL;
 

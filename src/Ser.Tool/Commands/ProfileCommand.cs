@@ -88,7 +88,7 @@ internal sealed class ProfileCommand : ICommand
         string simd = ex.Device == "cpu" ? $" {CpuKernels.Name(CpuKernels.Current)}" : "";
         string title = $"{Preset} preset, B={Batch}, T={Frames}{(Ragged ? " (ragged)" : "")}, {ex.Device}{simd} x{ex.Threads}";
         double? peak = roof is null ? null : roof.PeakPerCore(CpuKernels.Current) * ex.Threads;
-        WriteTable(profile, title, batch, peak);
+        WriteTable(profile, title, batch, peak, ex.FusedLayers);
         if (peak is { } p)
             AnsiConsole.MarkupLine($"% of peak: of {F(p, "0.0")} GFLOP/s = {ex.Threads} x the measured FMA peak of one core on this path " +
                                    $"({F(roof!.PeakPerCore(CpuKernels.Current), "0.0")}; memory {F(roof.ReadGBPerSecond, "0.0")} GB/s read)");
@@ -132,14 +132,14 @@ internal sealed class ProfileCommand : ICommand
 
     static string Percent(double gflops, double? peak) => peak is { } p ? $" ({F(100 * gflops / p, "0")}%)" : "";
 
-    static void WriteTable(StepProfile profile, string title, Batch batch, double? peak)
+    static void WriteTable(StepProfile profile, string title, Batch batch, double? peak, IReadOnlyDictionary<string, string> fused)
     {
         var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(title))
             .AddColumn("layer").AddColumn(new TableColumn("fwd ms").RightAligned()).AddColumn(new TableColumn("bwd ms").RightAligned())
             .AddColumn(new TableColumn("share").RightAligned()).AddColumn(new TableColumn("GFLOP").RightAligned())
             .AddColumn(new TableColumn("fwd GFLOP/s").RightAligned()).AddColumn(new TableColumn("bwd GFLOP/s").RightAligned());
         foreach (var l in profile.Layers)
-            table.AddRow(l.Layer, F(l.ForwardSeconds * 1000, "0.00"), F(l.BackwardSeconds * 1000, "0.00"), F(100 * profile.Share(l), "0.0") + "%",
+            table.AddRow(fused.TryGetValue(l.Layer, out var into) ? $"{l.Layer} [dim](in {into})[/]" : l.Layer, F(l.ForwardSeconds * 1000, "0.00"), F(l.BackwardSeconds * 1000, "0.00"), F(100 * profile.Share(l), "0.0") + "%",
                 l.TotalFlops > 0 ? F(l.TotalFlops / 1e9, "0.000") : "-",
                 l.ForwardFlops > 0 && l.ForwardSeconds > 0 ? F(l.ForwardGflops, "0.0") + Percent(l.ForwardGflops, peak) : "-",
                 l.BackwardFlops > 0 && l.BackwardSeconds > 0 ? F(l.BackwardGflops, "0.0") + Percent(l.BackwardGflops, peak) : "-");
@@ -150,6 +150,8 @@ internal sealed class ProfileCommand : ICommand
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"medians over {profile.Steps} steps; {batch.Lengths.AsSpan(0, batch.Count).ToArray().Sum() / 100.0:0.0} s of audio per step " +
                                "(valid frames); (other) = step time no layer accounts for (input upload, bookkeeping).");
+        if (fused.Count > 0)
+            AnsiConsole.MarkupLine("(in convN) = fused: convN runs that layer's forward and backward in its own pass (no time of its own).");
     }
 
     JsonObject Json(StepProfile profile, ModelConfig config, Batch batch, Executor ex, Roofline? roof, double? peak) => new()
@@ -181,6 +183,7 @@ internal sealed class ProfileCommand : ICommand
         ["layers"] = new JsonArray(profile.Layers.Select(l => (JsonNode)new JsonObject
         {
             ["layer"] = l.Layer,
+            ["fused_into"] = ex.FusedLayers.GetValueOrDefault(l.Layer), // null unless another layer does this one's work
             ["forward_seconds"] = l.ForwardSeconds,
             ["backward_seconds"] = l.BackwardSeconds,
             ["share"] = profile.Share(l),

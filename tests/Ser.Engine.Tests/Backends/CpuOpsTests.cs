@@ -238,6 +238,8 @@ public class CpuOpsTests
     [InlineData(6, 64, SimdPath.Scalar)]
     [InlineData(6, 64, SimdPath.Vector256)]
     [InlineData(6, 64, SimdPath.Vector512)]
+    [InlineData(5, 50, SimdPath.Vector256)] // Vector512: 16 windows at AVX-512, 8 at AVX2, one scalar
+    [InlineData(5, 50, SimdPath.Vector512)]
     public void Pool_float_path_routes_to_the_first_maximum(int t, int f, SimdPath path)
     {
         SimdPaths.Require(path);

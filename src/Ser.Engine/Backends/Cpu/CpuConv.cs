@@ -17,6 +17,10 @@ namespace Ser.Engine.Backends.Cpu;
 //   backward data:   dx = conv(dy, W')  W'[ci,co,kt,kf] = W[co,ci,KT-1-kt,KF-1-kf]   pads (KT-1-pT, KF-1-pF)
 //   backward filter: dW[co,ci,kt,kf] = sum_(b,t<V_b,f) dy[b,co,t,f] x[b,ci,t+kt-pT,f+kf-pF]
 //                    per (sample, 64-row chunk) partials, reduced in a fixed order (deterministic).
+// The fused block (training): conv -> relu -> mask -> pool without the conv-resolution maps. The forward computes a
+// tile's output rows in pairs into a per-worker buffer [Cout, 2, F] and pools each pair at once (CpuPool's codes); the
+// backward passes read dy rows through a RowSource that expands them from the pooled gradient and the codes while
+// they pack their slabs. Every output, gradient and partial sum is the same arithmetic as the separate passes'.
 internal sealed unsafe partial class CpuBackend<T>
 {
     const int SlabBudget = 1 << 16;  // elements per worker slab: 256 KB of float, stays in L2
@@ -27,10 +31,13 @@ internal sealed unsafe partial class CpuBackend<T>
     readonly struct ConvGeometry
     {
         public readonly int Lanes, Mr, Cin, Cout, KT, KF, F, PadT, PadF, K, Wp, Fp, CoutPad, RowsFwd, RowsBwd, RowsFilter, ChunkRows;
+        /// <summary>Per-worker scratch, and where the fused forward's pair buffer [Cout, 2, F] starts in it.</summary>
+        public readonly long PerWorker, PairOffset;
 
         /// <param name="lanes">The path's vector width in elements (Fp and Wp depend on it).</param>
         /// <param name="mr">Output channels per direct micro-tile (4 or 8; a multiple of the filter kernel's 4).</param>
-        public ConvGeometry(in ConvDesc d, int lanes, int mr)
+        /// <param name="fused">The fused conv block: forward tiles hold whole pooling pairs, workers get a pair buffer.</param>
+        public ConvGeometry(in ConvDesc d, int lanes, int mr, bool fused = false)
         {
             int nr = 3 * lanes;
             Lanes = lanes; Mr = mr;
@@ -40,9 +47,12 @@ internal sealed unsafe partial class CpuBackend<T>
             Wp = RoundUp(F, nr) + KF + 1; // room for the micro-kernels' widest shifted reads
             CoutPad = RoundUp(Cout, mr);
             RowsFwd = TileRows(Cin, Wp, KT, 0);
+            if (fused) RowsFwd = Math.Max(2, RowsFwd & ~1); // tiles start on even rows: a pooling pair never straddles two
             RowsBwd = TileRows(Cout, Wp, KT, 0);
             RowsFilter = TileRows(Cin, Wp, KT, CoutPad * Fp);
             ChunkRows = Math.Max(1, FilterChunkRows / RowsFilter) * RowsFilter;
+            PairOffset = RoundUp(Math.Max(SlabFwd, Math.Max(SlabBwd, SlabFilter)) + Mr * 3 * Lanes, 16);
+            PerWorker = fused ? PairOffset + RoundUp(2L * Cout * F, 16) : PairOffset;
         }
 
         static int TileRows(int channels, int wp, int kt, int extraPerRow)
@@ -56,7 +66,6 @@ internal sealed unsafe partial class CpuBackend<T>
         public long SlabFilter => (long)Cin * (RowsFilter + KT - 1) * Wp + (long)CoutPad * RowsFilter * Fp;
         public long PackedBias => RoundUp(CoutPad, 16);
         public long Packed => PackedWeights + PackedBias;
-        public long PerWorker => RoundUp(Math.Max(SlabFwd, Math.Max(SlabBwd, SlabFilter)) + Mr * 3 * Lanes, 16);
         // forward packs [CoutPad, Cin*KT*KF], backward data [CinPad, Cout*KT*KF] (pads: multiples of Mr)
         public long PackedWeights => RoundUp(Math.Max((long)CoutPad * Cin, (long)RoundUp(Cin, Mr) * Cout) * KT * KF, 16);
     }
@@ -69,14 +78,22 @@ internal sealed unsafe partial class CpuBackend<T>
     static int RoundUp(int v, int m) => (v + m - 1) / m * m;
     static long RoundUp(long v, long m) => (v + m - 1) / m * m;
 
-    protected override long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows)
+    protected override long ConvWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows) =>
+        ConvWorkspace(new ConvGeometry(desc, Lanes, DirectRows), maxBatch, maxFrames, maxRows);
+
+    long ConvWorkspace(in ConvGeometry g, int maxBatch, int maxFrames, long maxRows)
     {
-        var g = new ConvGeometry(desc, Lanes, DirectRows);
         // sum_b ceil(V_b / chunk) <= min(B ceil(T / chunk), (sum_b V_b + B (chunk - 1)) / chunk)
         long chunks = Math.Min((long)maxBatch * ((maxFrames + g.ChunkRows - 1) / g.ChunkRows),
                                (maxRows + (long)maxBatch * (g.ChunkRows - 1)) / g.ChunkRows);
         return g.Packed + Workers * g.PerWorker + chunks * g.Cout * g.K;
     }
+
+    public override bool FusesConvBlocks => true;
+
+    protected override long ConvBlockWorkspaceCore(in ConvDesc desc, int maxBatch, int maxFrames, long maxRows) =>
+        Math.Max(ConvWorkspace(new ConvGeometry(desc, Lanes, DirectRows, fused: true), maxBatch, maxFrames, maxRows),
+                 PooledBiasWorkspace(desc.OutChannels, maxBatch, desc.Bins));
 
     static void CheckWorkspace(TensorView workspace, long needed, string op)
     {
@@ -84,20 +101,63 @@ internal sealed unsafe partial class CpuBackend<T>
             throw new ArgumentException($"{op}: workspace has {(workspace.IsEmpty ? 0 : workspace.Elements)} elements, needs {needed}");
     }
 
+    // ---- where a pass reads its input rows ----------------------------------------------------------------------------
+
+    /// <summary>
+    /// Rows of a conv-resolution map [B, C, T, F]: read from the tensor, or (the fused block's backward) expanded from
+    /// the pooled gradient [B, C, ceil(T/2), ceil(F/2)] and the pool's codes, so that the map never exists in memory.
+    /// </summary>
+    readonly struct RowSource
+    {
+        readonly T* _x;        // the map, or the pooled gradient
+        readonly byte* _codes; // null: a plain map
+        readonly int _c, _t;
+        readonly PoolColumns _cols;
+        public readonly int F;
+
+        RowSource(T* x, byte* codes, int channels, int frames, int bins, PoolColumns cols)
+        {
+            _x = x; _codes = codes; _c = channels; _t = frames; F = bins; _cols = cols;
+        }
+
+        public static RowSource Plain(T* x, int channels, int frames, int bins) => new(x, null, channels, frames, bins, default);
+
+        /// <param name="cols">The backend's <see cref="PoolVectorColumns"/> of the map's bins.</param>
+        public static RowSource Pooled(T* g, byte* codes, int channels, int frames, int bins, PoolColumns cols) =>
+            new(g, codes, channels, frames, bins, cols);
+
+        /// <summary>dst[0..F) = row t of channel ch of sample b.</summary>
+        public void Read(int b, int ch, int t, T* dst)
+        {
+            if (_codes == null)
+            {
+                new Span<T>(_x + (((long)b * _c + ch) * _t + t) * F, F).CopyTo(new Span<T>(dst, F));
+                return;
+            }
+            long at = (((long)b * _c + ch) * ((_t + 1) / 2) + (t >> 1)) * ((F + 1) / 2);
+            ExpandRow(_x + at, _codes + at, (t & 1) * 2, dst, F, _cols);
+        }
+    }
+
     // ---- the direct-convolution pass shared by forward and backward-data -------------------------------------------
 
-    T* _dSrc, _dDst, _dPacked, _dBias, _dWork;
+    RowSource _dSrc;
+    T* _dDst, _dPacked, _dBias, _dWork, _dPooled;
+    byte* _dCodes;
     int _dMr, _dCs, _dCd, _dT, _dF, _dKT, _dKF, _dPadT, _dPadF, _dRows, _dWp, _dBatch;
-    long _dPerWorker;
+    long _dPerWorker, _dPairOffset;
     int[] _tileStart = new int[65]; // [B + 1] prefix sums of work items per sample
     Action<int, int>? _directBody;
 
-    void RunDirect(T* src, int srcChannels, T* dst, int dstChannels, int frames, in ConvGeometry g, T* packed, T* bias, int padT,
-        int padF, int rows, T* work, ReadOnlySpan<int> lengths)
+    /// <param name="pooled">Null: write the convolution to dst. Else (the fused forward) pool it into pooled
+    /// [B, Cd, ceil(T/2), ceil(F/2)] with its codes instead (the bias must be given: ReLU follows it).</param>
+    void RunDirect(in RowSource src, int srcChannels, T* dst, int dstChannels, int frames, in ConvGeometry g, T* packed, T* bias, int padT,
+        int padF, int rows, T* work, ReadOnlySpan<int> lengths, T* pooled = null, byte* codes = null)
     {
-        _dSrc = src; _dDst = dst; _dPacked = packed; _dBias = bias; _dWork = work;
+        _dSrc = src; _dDst = dst; _dPacked = packed; _dBias = bias; _dWork = work; _dPooled = pooled; _dCodes = codes;
         _dMr = g.Mr; _dCs = srcChannels; _dCd = dstChannels; _dT = frames; _dF = g.F; _dKT = g.KT; _dKF = g.KF;
-        _dPadT = padT; _dPadF = padF; _dRows = rows; _dWp = g.Wp; _dPerWorker = g.PerWorker; _dBatch = lengths.Length;
+        _dPadT = padT; _dPadF = padF; _dRows = rows; _dWp = g.Wp; _dPerWorker = g.PerWorker; _dPairOffset = g.PairOffset;
+        _dBatch = lengths.Length;
         Park(lengths);
         int items = PrefixItems(lengths, rows);
         _directBody ??= DirectItem;
@@ -149,27 +209,72 @@ internal sealed unsafe partial class CpuBackend<T>
         long plane = (long)_dT * f;
         T* slab = _dWork + worker * _dPerWorker;
         T* tmp = slab + (long)cs * slabRows * wp;
-        FillSlab(_dSrc + b * cs * plane, cs, plane, f, valid, r0 - _dPadT, slabRows, wp, _dPadF, slab);
-
-        int mr = _dMr, nr = 3 * S.Lanes, halfNr = 3 * Vector256<T>.Count, k = cs * kt * kf;
-        var shape = new DirectShape(channelStride: (long)slabRows * wp, wp, cs, kt, kf, plane);
+        FillSlab(_dSrc, b, cs, valid, r0 - _dPadT, slabRows, wp, _dPadF, slab);
+        long channelStride = (long)slabRows * wp;
+        if (_dPooled != null)
+        {
+            PoolPairs<S, TV>(b, r0, r1, valid, slab, channelStride, _dWork + worker * _dPerWorker + _dPairOffset, tmp);
+            return;
+        }
+        var shape = new DirectShape(channelStride, wp, cs, kt, kf, plane);
         T* dstB = _dDst + b * cd * plane;
-        for (int t = r0; t < r1; t++)
+        for (int t = r0; t < r1; t++) DirectRow<S, TV>(shape, slab + (long)(t - r0) * wp, dstB + (long)t * f, tmp);
+    }
+
+    /// <summary>One output row of every channel: c[co * Plane + 0..F) for co in [0, Cd), from the slab row src.</summary>
+    void DirectRow<S, TV>(in DirectShape shape, T* src, T* c, T* tmp) where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        int mr = _dMr, cd = _dCd, f = _dF, nr = 3 * S.Lanes, halfNr = 3 * Vector256<T>.Count, k = shape.Cs * shape.KT * shape.KF;
         for (int cb = 0; cb < cd; cb += mr)
         {
             int rowsOut = Math.Min(mr, cd - cb);
             T* pa = _dPacked + (long)cb * k;
             T* bias = _dBias != null ? _dBias + cb : null;
-            T* src = slab + (long)(t - r0) * wp;
-            T* c = dstB + cb * plane + (long)t * f;
+            T* cc = c + cb * shape.Plane;
             int n = 0;
-            for (; n + nr <= f; n += nr) DirectTile<S, TV>(shape, src + n, pa, bias, c + n, mr, rowsOut, nr, tmp);
+            for (; n + nr <= f; n += nr) DirectTile<S, TV>(shape, src + n, pa, bias, cc + n, mr, rowsOut, nr, tmp);
             if (n == f) continue;
             if (typeof(TV) == typeof(Vector512<T>) && f - n <= halfNr)
-                DirectTile<V256<T>, Vector256<T>>(shape, src + n, pa, bias, c + n, mr, rowsOut, f - n, tmp);
+                DirectTile<V256<T>, Vector256<T>>(shape, src + n, pa, bias, cc + n, mr, rowsOut, f - n, tmp);
             else
-                DirectTile<S, TV>(shape, src + n, pa, bias, c + n, mr, rowsOut, f - n, tmp);
+                DirectTile<S, TV>(shape, src + n, pa, bias, cc + n, mr, rowsOut, f - n, tmp);
         }
+    }
+
+    /// <summary>
+    /// The fused forward's tile: output rows [r0, r1) of sample b (r0 even) two at a time into pair [Cd, 2, F], each
+    /// pair pooled straight away: pooled rows (max, then ReLU: the same bits as ReLU then max), their codes, and
+    /// zeros in the pooled frames past the sample's end (by its last tile).
+    /// </summary>
+    void PoolPairs<S, TV>(int b, int r0, int r1, int valid, T* slab, long channelStride, T* pair, T* tmp)
+        where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        int cd = _dCd, f = _dF, fo = (f + 1) / 2, to = (_dT + 1) / 2;
+        var cols = PoolVectorColumns(f);
+        var shape = new DirectShape(channelStride, _dWp, _dCs, _dKT, _dKF, plane: 2L * f);
+        long pooledPlane = (long)to * fo;
+        T* pooled = _dPooled + b * cd * pooledPlane;
+        byte* codes = _dCodes + b * cd * pooledPlane;
+        for (int t = r0; t < r1; t += 2)
+        {
+            bool second = t + 1 < r1; // r1 <= valid, and tiles hold whole pairs: the window's second row is valid
+            DirectRow<S, TV>(shape, slab + (long)(t - r0) * _dWp, pair, tmp);
+            if (second) DirectRow<S, TV>(shape, slab + (long)(t + 1 - r0) * _dWp, pair + f, tmp);
+            long at = (long)(t >> 1) * fo;
+            for (int co = 0; co < cd; co++)
+            {
+                T* x0 = pair + (long)co * 2 * f;
+                T* x1 = second ? x0 + f : null;
+                T* y = pooled + co * pooledPlane + at;
+                PoolRow(x0, x1, y, f, cols);
+                ReluSpan(y, fo);
+                PoolCodes(x0, x1, y, codes + co * pooledPlane + at, f, cols);
+            }
+        }
+        if (r1 < valid) return;
+        int validOut = (valid + 1) / 2;
+        for (int co = 0; co < cd; co++)
+            new Span<T>(pooled + co * pooledPlane + (long)validOut * fo, (to - validOut) * fo).Clear();
     }
 
     /// <summary>The slab and output strides one direct-convolution pass reads and writes with.</summary>
@@ -197,11 +302,12 @@ internal sealed unsafe partial class CpuBackend<T>
     }
 
     /// <summary>
-    /// slab[c, r, :] = row (firstRow + r) of channel c placed at column colOffset, zeros around it; rows outside
-    /// [0, valid) are all zeros (the halo), so padded frames are never read.
+    /// slab[c, r, :] = row (firstRow + r) of channel c of sample b placed at column colOffset, zeros around it; rows
+    /// outside [0, valid) are all zeros (the halo), so padded frames are never read.
     /// </summary>
-    static void FillSlab(T* src, int channels, long plane, int f, int valid, int firstRow, int rows, int wp, int colOffset, T* slab)
+    static void FillSlab(in RowSource src, int b, int channels, int valid, int firstRow, int rows, int wp, int colOffset, T* slab)
     {
+        int f = src.F;
         for (int c = 0; c < channels; c++)
         for (int r = 0; r < rows; r++)
         {
@@ -213,7 +319,7 @@ internal sealed unsafe partial class CpuBackend<T>
                 continue;
             }
             new Span<T>(dst, colOffset).Clear();
-            new Span<T>(src + c * plane + (long)ir * f, f).CopyTo(new Span<T>(dst + colOffset, f));
+            src.Read(b, c, ir, dst + colOffset);
             new Span<T>(dst + colOffset + f, wp - colOffset - f).Clear();
         }
     }
@@ -321,6 +427,24 @@ internal sealed unsafe partial class CpuBackend<T>
     {
         var g = new ConvGeometry(desc, Lanes, DirectRows);
         CheckWorkspace(workspace, g.Packed + Workers * g.PerWorker, "conv forward");
+        T* packed = PackForward(g, w, bias, workspace, out var packedBias);
+        RunDirect(RowSource.Plain(Ptr(x), g.Cin, x.Shape.D2, g.F), g.Cin, Ptr(y), g.Cout, x.Shape.D2, g, packed, packedBias, g.PadT,
+            g.PadF, g.RowsFwd, packed + g.Packed, lengths);
+    }
+
+    protected override void ConvBlockForwardCore(in ConvDesc desc, TensorView x, TensorView w, TensorView bias, TensorView pooled,
+        TensorView codes, ReadOnlySpan<int> lengths, TensorView workspace)
+    {
+        var g = new ConvGeometry(desc, Lanes, DirectRows, fused: true);
+        CheckWorkspace(workspace, g.Packed + Workers * g.PerWorker, "conv block forward");
+        T* packed = PackForward(g, w, bias, workspace, out var packedBias);
+        RunDirect(RowSource.Plain(Ptr(x), g.Cin, x.Shape.D2, g.F), g.Cin, null, g.Cout, x.Shape.D2, g, packed, packedBias, g.PadT,
+            g.PadF, g.RowsFwd, packed + g.Packed, lengths, Ptr(pooled), (byte*)Ptr(codes));
+    }
+
+    /// <summary>The forward's weights (and bias, if any) packed at the start of the workspace; returns the weights.</summary>
+    static T* PackForward(in ConvGeometry g, TensorView w, TensorView bias, TensorView workspace, out T* packedBias)
+    {
         T* packed = Ptr(workspace);
         // packed[cb][k][r] = W[cb*mr + r, k], k = (ci, kt, kf): the micro-kernel's walking order
         T* wp = Ptr(w);
@@ -329,19 +453,25 @@ internal sealed unsafe partial class CpuBackend<T>
         for (int k = 0; k < g.K; k++)
         for (int r = 0; r < mr; r++)
             packed[((long)cb * g.K) + k * mr + r] = cb + r < g.Cout ? wp[(long)(cb + r) * g.K + k] : T.Zero;
-        T* packedBias = null;
+        packedBias = null;
         if (!bias.IsEmpty)
         {
             packedBias = packed + g.PackedWeights; // [CoutPad], zeros past Cout
             new Span<T>(packedBias, g.CoutPad).Clear();
             new Span<T>(Ptr(bias), g.Cout).CopyTo(new Span<T>(packedBias, g.Cout));
         }
-        RunDirect(Ptr(x), g.Cin, Ptr(y), g.Cout, x.Shape.D2, g, packed, packedBias, g.PadT, g.PadF, g.RowsFwd, packed + g.Packed, lengths);
+        return packed;
     }
 
     protected override void ConvBackwardDataCore(in ConvDesc desc, TensorView dy, TensorView w, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace)
     {
         var g = new ConvGeometry(desc, Lanes, DirectRows);
+        BackwardData(g, RowSource.Plain(Ptr(dy), g.Cout, dy.Shape.D2, g.F), w, dx, lengths, workspace);
+    }
+
+    /// <summary>dx from dy rows read through <paramref name="dy"/> (the tensor, or the fused block's expansion).</summary>
+    void BackwardData(in ConvGeometry g, in RowSource dy, TensorView w, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace)
+    {
         CheckWorkspace(workspace, g.Packed + Workers * g.PerWorker, "conv backward data");
         T* packed = Ptr(workspace);
         // W'[ci, co, kt', kf'] = W[co, ci, KT-1-kt', KF-1-kf'], packed in blocks of mr input channels
@@ -361,14 +491,30 @@ internal sealed unsafe partial class CpuBackend<T>
                     : T.Zero;
             }
         }
-        RunDirect(Ptr(dy), g.Cout, Ptr(dx), g.Cin, dy.Shape.D2, g, packed, null, kt - 1 - g.PadT, kf - 1 - g.PadF, g.RowsBwd,
+        RunDirect(dy, g.Cout, Ptr(dx), g.Cin, dx.Shape.D2, g, packed, null, kt - 1 - g.PadT, kf - 1 - g.PadF, g.RowsBwd,
             packed + g.Packed, lengths);
+    }
+
+    /// <summary>
+    /// The fused block's backward: dy at conv resolution is never stored; every pass expands the rows it packs from the
+    /// pooled gradient and the codes (RowSource.Pooled), in the order and with the arithmetic of the separate passes.
+    /// </summary>
+    protected override void ConvBlockBackwardCore(in ConvDesc desc, TensorView x, TensorView w, TensorView dPooled, TensorView codes,
+        TensorView dw, TensorView dbias, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace)
+    {
+        var g = new ConvGeometry(desc, Lanes, DirectRows, fused: true);
+        int frames = x.Shape.D2;
+        var dy = RowSource.Pooled(Ptr(dPooled), (byte*)Ptr(codes), g.Cout, frames, g.F, PoolVectorColumns(g.F));
+        PooledBiasBackward(dy, x.Shape.D0, g.Cout, Ptr(dbias), lengths, workspace);
+        BackwardFilter(g, x, dy, dw, lengths, workspace);
+        if (!dx.IsEmpty) BackwardData(g, dy, w, dx, lengths, workspace);
     }
 
     // ---- backward filter -------------------------------------------------------------------------------------------
 
-    T* _fX, _fDy, _fWork, _fPartials;
-    int _fT, _fBatch;
+    RowSource _fX, _fDy;
+    T* _fWork, _fPartials;
+    int _fBatch;
     ConvGeometry _fG;
     Action<int, int>? _filterBody, _reduceBody;
     T* _rdDst;
@@ -377,11 +523,17 @@ internal sealed unsafe partial class CpuBackend<T>
     protected override void ConvBackwardFilterCore(in ConvDesc desc, TensorView x, TensorView dy, TensorView dw, ReadOnlySpan<int> lengths, TensorView workspace)
     {
         var g = new ConvGeometry(desc, Lanes, DirectRows);
+        BackwardFilter(g, x, RowSource.Plain(Ptr(dy), g.Cout, dy.Shape.D2, g.F), dw, lengths, workspace);
+    }
+
+    /// <summary>dW from x and dy rows read through <paramref name="dy"/> (the tensor, or the fused block's expansion).</summary>
+    void BackwardFilter(in ConvGeometry g, TensorView x, in RowSource dy, TensorView dw, ReadOnlySpan<int> lengths, TensorView workspace)
+    {
         int items = PrefixItems(lengths, g.ChunkRows);
         long partialSize = (long)g.Cout * g.K;
         CheckWorkspace(workspace, g.Packed + Workers * g.PerWorker + items * partialSize, "conv backward filter");
         _fG = g;
-        _fX = Ptr(x); _fDy = Ptr(dy); _fT = x.Shape.D2; _fBatch = lengths.Length;
+        _fX = RowSource.Plain(Ptr(x), g.Cin, x.Shape.D2, g.F); _fDy = dy; _fBatch = lengths.Length;
         _fWork = Ptr(workspace) + g.Packed;
         _fPartials = _fWork + Workers * g.PerWorker;
         Park(lengths);
@@ -422,8 +574,6 @@ internal sealed unsafe partial class CpuBackend<T>
         int b = SampleOfItem(item, _fBatch);
         int valid = _len[b];
         int c0 = (item - _tileStart[b]) * g.ChunkRows, c1 = Math.Min(c0 + g.ChunkRows, valid);
-        long plane = (long)_fT * g.F;
-        T* x = _fX + b * g.Cin * plane, dy = _fDy + b * g.Cout * plane;
         T* partial = _fPartials + (long)item * g.Cout * g.K;
         new Span<T>(partial, g.Cout * g.K).Clear();
         T* xs = _fWork + worker * g.PerWorker;
@@ -433,7 +583,7 @@ internal sealed unsafe partial class CpuBackend<T>
         {
             int rows = Math.Min(g.RowsFilter, c1 - r0), slabRows = rows + g.KT - 1;
             T* dys = xs + (long)g.Cin * slabRows * g.Wp; // [CoutPad, rows, Fp]
-            FillSlab(x, g.Cin, plane, g.F, valid, r0 - g.PadT, slabRows, g.Wp, g.PadF, xs);
+            FillSlab(_fX, b, g.Cin, valid, r0 - g.PadT, slabRows, g.Wp, g.PadF, xs);
             long dyStride = (long)rows * g.Fp;
             for (int co = 0; co < g.CoutPad; co++)
             for (int r = 0; r < rows; r++)
@@ -441,7 +591,7 @@ internal sealed unsafe partial class CpuBackend<T>
                 T* d = dys + co * dyStride + (long)r * g.Fp;
                 if (co < g.Cout)
                 {
-                    new Span<T>(dy + co * plane + (long)(r0 + r) * g.F, g.F).CopyTo(new Span<T>(d, g.F));
+                    _fDy.Read(b, co, r0 + r, d);
                     new Span<T>(d + g.F, g.Fp - g.F).Clear();
                 }
                 else new Span<T>(d, g.Fp).Clear();

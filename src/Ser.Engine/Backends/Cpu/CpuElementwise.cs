@@ -76,13 +76,76 @@ internal sealed unsafe partial class CpuBackend<T>
         if (workspace.Elements < (long)batch * channels) throw new ArgumentException("bias backward: workspace too small");
         T* partial = Ptr(workspace); // [B, C]
         RunPlanes(PlaneOp.BiasBackward, dy, partial, lengths);
-        T* db = Ptr(dbias);
+        ReduceBias(partial, batch, channels, Ptr(dbias));
+    }
+
+    /// <summary>db[c] = sum over b, in order, of partial[b, c].</summary>
+    static void ReduceBias(T* partial, int batch, int channels, T* db)
+    {
         for (int c = 0; c < channels; c++)
         {
             T s = T.Zero;
             for (int b = 0; b < batch; b++) s += partial[b * channels + c];
             db[c] = s;
         }
+    }
+
+    // ---- the fused conv block's bias gradient ----------------------------------------------------------------------
+    // The same per-(b, c) sums as BiasBackward over dy's valid frames, with dy's rows expanded from the pooled gradient
+    // into a per-worker buffer and summed in pieces of whole 4-vector blocks (Simd.SumBlocks): the bits of Sum over the
+    // plane's valid prefix, without the plane.
+
+    const int BiasChunk = 4096; // elements summed per piece: a multiple of 4 vectors on every path
+
+    RowSource _bRows;
+    T* _bPartial, _bWork;
+    int _bChannels;
+    long _bStride;
+    Action<int, int>? _pooledBiasBody;
+
+    static long BiasBufferStride(int bins) => RoundUp((long)BiasChunk + bins, 16);
+
+    long PooledBiasWorkspace(int channels, int maxBatch, int bins) =>
+        RoundUp((long)channels * maxBatch, 16) + Workers * BiasBufferStride(bins);
+
+    void PooledBiasBackward(in RowSource dy, int batch, int channels, T* dbias, ReadOnlySpan<int> lengths, TensorView workspace)
+    {
+        CheckWorkspace(workspace, PooledBiasWorkspace(channels, batch, dy.F), "conv block bias backward");
+        _bRows = dy; _bChannels = channels; _bStride = BiasBufferStride(dy.F);
+        _bPartial = Ptr(workspace); // [B, C]
+        _bWork = _bPartial + RoundUp((long)channels * batch, 16);
+        Park(lengths);
+        _pooledBiasBody ??= PooledBiasItem;
+        _pool.Run(_pooledBiasBody, batch * channels);
+        ReduceBias(_bPartial, batch, channels, dbias);
+    }
+
+    void PooledBiasItem(int item, int worker)
+    {
+        int b = item / _bChannels, c = item % _bChannels;
+        T* buffer = _bWork + worker * _bStride;
+        _bPartial[item] = _simd switch
+        {
+            SimdPath.Vector512 => PooledPlaneSum<V512<T>, Vector512<T>>(b, c, _len[b], buffer),
+            SimdPath.Vector256 => PooledPlaneSum<V256<T>, Vector256<T>>(b, c, _len[b], buffer),
+            _ => PooledPlaneSum<V1<T>, T>(b, c, _len[b], buffer),
+        };
+    }
+
+    T PooledPlaneSum<S, TV>(int b, int c, int valid, T* buffer) where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        TV s0 = S.Zero, s1 = s0, s2 = s0, s3 = s0;
+        int f = _bRows.F, have = 0;
+        for (int t = 0; t < valid; t++)
+        {
+            _bRows.Read(b, c, t, buffer + have);
+            have += f;
+            if (have < BiasChunk) continue;
+            int used = Simd<T>.SumBlocks<S, TV>(buffer, have, ref s0, ref s1, ref s2, ref s3);
+            new Span<T>(buffer + used, have - used).CopyTo(new Span<T>(buffer, have - used)); // the rest (< 4 vectors) to the front
+            have -= used;
+        }
+        return Simd<T>.SumFinish<S, TV>(buffer, have, s0, s1, s2, s3);
     }
 
     protected override void ReluForwardCore(TensorView x, ReadOnlySpan<int> lengths)

@@ -27,6 +27,39 @@ internal static unsafe class Simd<T> where T : unmanaged, IBinaryFloatingPointIe
         return s;
     }
 
+    /// <summary>
+    /// <see cref="Sum"/> in pieces: its main loop over the whole blocks of 4 vectors at the start of p[0..n), continuing
+    /// the accumulators; returns the elements consumed (a multiple of 4 vectors). Feeding a sequence through this in
+    /// pieces whose consumed lengths add up, then <see cref="SumFinish"/> on the rest, gives <see cref="Sum"/>'s bits
+    /// over the whole sequence without holding it in memory.
+    /// </summary>
+    public static int SumBlocks<S, TV>(T* p, int n, ref TV s0, ref TV s1, ref TV s2, ref TV s3)
+        where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        int L = S.Lanes, i = 0;
+        TV a0 = s0, a1 = s1, a2 = s2, a3 = s3;
+        for (; i + 4 * L <= n; i += 4 * L)
+        {
+            a0 = S.Add(a0, S.Load(p + i));
+            a1 = S.Add(a1, S.Load(p + i + L));
+            a2 = S.Add(a2, S.Load(p + i + 2 * L));
+            a3 = S.Add(a3, S.Load(p + i + 3 * L));
+        }
+        s0 = a0; s1 = a1; s2 = a2; s3 = a3;
+        return i;
+    }
+
+    /// <summary>The end of a <see cref="SumBlocks"/> sequence: p[0..n) is what is left of it.</summary>
+    public static T SumFinish<S, TV>(T* p, int n, TV s0, TV s1, TV s2, TV s3) where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        int L = S.Lanes;
+        int i = SumBlocks<S, TV>(p, n, ref s0, ref s1, ref s2, ref s3);
+        for (; i + L <= n; i += L) s0 = S.Add(s0, S.Load(p + i));
+        T s = S.Sum(S.Add(S.Add(s0, s1), S.Add(s2, s3)));
+        for (; i < n; i++) s += p[i];
+        return s;
+    }
+
     /// <summary>Dot product of n values in a fixed order.</summary>
     public static T Dot<S, TV>(T* a, T* b, int n) where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
