@@ -11,7 +11,7 @@ using Ser.Engine.Training;
 
 namespace Ser.Engine.Tests.Checkpoints;
 
-public sealed class CheckpointTests : IDisposable
+public sealed partial class CheckpointTests : IDisposable
 {
     static readonly ModelConfig Config = new()
     {
