@@ -263,5 +263,6 @@ public sealed class ProtocolTests : IDisposable
         Assert.Equal(expected.ToJaggedCounts(), scores.Confusion.ToJaggedCounts());
         Assert.Equal(loss / longOnes.Length, scores.Loss, 1e-9);
         Assert.Equal(longOnes.Select(cache.Label), feeder.Labels());
+        Assert.ThrowsAny<OperationCanceledException>(() => feeder.Evaluate(executor, corpus.Classes, new CancellationToken(canceled: true)));
     }
 }

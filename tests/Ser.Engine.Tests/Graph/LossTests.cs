@@ -82,7 +82,7 @@ public class LossTests
         }
         ex.Loss([1, 1, 1, 0], false);                                   // class 3 is absent: its count is not read
         using var infer = Ready(training: false);
-        Assert.Throws<InvalidOperationException>(() => infer.Loss(Counts, gradient: true));
+        Assert.Contains("inference executor has no gradients", Assert.Throws<InvalidOperationException>(() => infer.Loss(Counts, gradient: true)).Message);
         infer.Loss(Counts, gradient: false);
     }
 
@@ -116,8 +116,13 @@ public class LossTests
         int[] labels = [2, 0];
         double[] w = [0.5, 2];
         var logits = s.From(new Shape(2, 3), z);
-        var dl = s.From(new Shape(2, 3), [7, 7, 7, 7, 7, 7]);
+        using var arena = be.Allocate(7, "dlogits and a sentinel");      // [2, 3] then one element that is not dlogits'
+        var dl = arena.View(0, new Shape(2, 3));
+        var sentinel = arena.View(6, new Shape(1));
+        s.Write(sentinel, [-3]);
+        s.Write(dl, [7, 7, 7, 7, 7, 7]);
         double with = be.SoftmaxCrossEntropy(logits, labels, w, 2.5, dl);
+        Assert.Equal([-3.0], s.Read(sentinel));                            // nothing written past the last row
         var ce = CrossEntropy(z, 3, labels);
         Assert.Equal((0.5 * ce[0] + 2 * ce[1]) / 2.5, with, 1e-14);
         var expected = new double[6];
@@ -142,7 +147,8 @@ public class LossTests
         var logits = s.From(new Shape(2, 3), [0, 1, 2, 3, 4, 5]);
         var dl = s.New(new Shape(2, 3));
         double[] w = [1, 1];
-        Assert.Throws<ArgumentException>(() => be.SoftmaxCrossEntropy(s.New(new Shape(6)), [0, 1], w, 1, default));
+        var rank3 = s.New(new Shape(2, 3, 1));                           // B and K fit: only the rank is wrong
+        Assert.Contains("logits must be [B, K]", Assert.Throws<ArgumentException>(() => be.SoftmaxCrossEntropy(rank3, [0, 1], w, 1, default)).Message);
         Assert.Contains("B = 2", Assert.Throws<ArgumentException>(() => be.SoftmaxCrossEntropy(logits, [0], w, 1, default)).Message);
         Assert.Contains("B = 2", Assert.Throws<ArgumentException>(() => be.SoftmaxCrossEntropy(logits, [0, 1], [1], 1, default)).Message);
         Assert.Contains("perSample", Assert.Throws<ArgumentException>(() => be.SoftmaxCrossEntropy(logits, [0, 1], w, 1, default, new double[3])).Message);
@@ -151,7 +157,27 @@ public class LossTests
                 Assert.Throws<ArgumentOutOfRangeException>(() => be.SoftmaxCrossEntropy(logits, [0, label], w, 1, default)).Message);
         Assert.Throws<ArgumentException>(() => be.SoftmaxCrossEntropy(logits, [0, 1], w, 1, s.New(new Shape(3, 2))));
         foreach (double n in new[] { 0, -1, double.NaN, double.PositiveInfinity })
-            Assert.Throws<ArgumentOutOfRangeException>(() => be.SoftmaxCrossEntropy(logits, [0, 1], w, n, dl));
+            Assert.Contains("the loss normaliser must be positive and finite",
+                Assert.Throws<ArgumentOutOfRangeException>(() => be.SoftmaxCrossEntropy(logits, [0, 1], w, n, dl)).Message);
         be.SoftmaxCrossEntropy(logits, [0, 2], w, 1e-300, dl, new double[2]);   // the edges that are fine
+    }
+
+    sealed class Recorder : IExecutorObserver
+    {
+        public readonly List<(string Layer, LayerPass Pass)> Started = [];
+        public readonly List<(string Layer, LayerPass Pass, double Flops)> Ended = [];
+        public void LayerStarted(string layer, LayerPass pass) => Started.Add((layer, pass));
+        public void LayerEnded(string layer, LayerPass pass, long elapsedTicks, double flops) => Ended.Add((layer, pass, flops));
+    }
+
+    [Fact]
+    public void The_loss_reports_itself_to_the_profiler_with_five_flops_per_logit()
+    {
+        using var ex = Ready();
+        var rec = new Recorder();
+        ex.Observer = rec;
+        ex.Loss(Counts, gradient: true);
+        Assert.Equal([("loss", LayerPass.Forward)], rec.Started);
+        Assert.Equal([("loss", LayerPass.Forward, 5.0 * Lengths.Length * Config.Classes)], rec.Ended);
     }
 }
