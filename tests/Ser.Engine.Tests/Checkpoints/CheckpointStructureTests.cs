@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json.Nodes;
 using Ser.Engine.Checkpoints;
+using Ser.Engine.Features;
 using Ser.Engine.Training;
 
 namespace Ser.Engine.Tests.Checkpoints;
@@ -26,7 +27,7 @@ public sealed partial class CheckpointTests
         { "shape holds a fraction", "tensor 'fc2.bias' has a bad shape" },
         { "shape holds a negative", "tensor 'fc2.bias' has a bad shape" },
         { "shape holds a zero", "shape [0] needs 0" },
-        { "shape needs more bytes", "hold 16 bytes, shape [5] needs 20" },
+        { "shape needs more bytes", "hold 16 bytes, shape [1, 5] needs 20" },
         { "offsets missing", "tensor 'fc2.bias' has no data_offsets [begin, end]" },
         { "offsets are a string", "tensor 'fc2.bias' has no data_offsets [begin, end]" },
         { "three offsets", "tensor 'fc2.bias' has no data_offsets [begin, end]" },
@@ -60,7 +61,7 @@ public sealed partial class CheckpointTests
                 case "shape holds a fraction": bias["shape"] = new JsonArray(4.5); break;
                 case "shape holds a negative": bias["shape"] = new JsonArray(-4); break;
                 case "shape holds a zero": bias["shape"] = new JsonArray(0); break;
-                case "shape needs more bytes": bias["shape"] = new JsonArray(5); break;
+                case "shape needs more bytes": bias["shape"] = new JsonArray(1, 5); break;
                 case "offsets missing": bias.Remove("data_offsets"); break;
                 case "offsets are a string": bias["data_offsets"] = $"{begin},{end}"; break;
                 case "three offsets": bias["data_offsets"] = new JsonArray(begin, end, end); break;
@@ -107,7 +108,7 @@ public sealed partial class CheckpointTests
     {
         string path = SaveTrained(optimizer: false);
         File.AppendAllText(path, "tail");
-        Assert.Contains("4 unexpected bytes after the last tensor", Refused(path).Message);
+        Assert.Contains(": 4 unexpected bytes after the last tensor", Refused(path).Message);
     }
 
     static byte[] Header(string json)
@@ -219,5 +220,85 @@ public sealed partial class CheckpointTests
         Assert.Equal(1, other.OptimizerStep);
         full.ApplyTo(other);
         Assert.Equal(3, other.OptimizerStep);
+    }
+
+    [Fact]
+    public void A_file_that_is_not_there_or_is_too_short_for_a_header_size_is_refused()
+    {
+        Assert.Contains("checkpoint not found", Refused(Path.Combine(_dir, "missing.ser")).Message);
+        Assert.Contains("checkpoint not found", Refused(Path.Combine(_dir, "no-such-dir", "missing.ser")).Message);
+        string path = Path.Combine(_dir, "eight.ser");
+        File.WriteAllBytes(path, new byte[8]);                          // a header size (0) and nothing else
+        Assert.Contains("header size 0 does not fit a 8-byte file", Refused(path).Message);
+        File.WriteAllBytes(path, new byte[7]);
+        Assert.Contains("truncated: 7 bytes", Refused(path).Message);
+    }
+
+    [Fact]
+    public void Tensors_come_back_in_file_order_whatever_the_order_of_the_header()
+    {
+        // The checksum covers the tensors in file (offset) order: a header listing them otherwise still loads.
+        string path = SaveTrained(optimizer: false);
+        var before = Checkpoint.Load(path).Parameters;
+        Rewrite(path, h =>
+        {
+            var first = h["conv1.weight"]!.DeepClone();
+            h.Remove("conv1.weight");
+            h["conv1.weight"] = first;                                   // now the last entry of the header
+        });
+        var after = Checkpoint.Load(path).Parameters;
+        foreach (var (name, values) in before) Assert.Equal(values, after[name]);
+    }
+
+    [Fact]
+    public void An_extra_tensor_with_a_valid_checksum_is_refused()
+    {
+        // An empty tensor (no bytes, begin = end) is valid safetensors; the model has no such parameter.
+        string path = SaveTrained(optimizer: false);
+        Rewrite(path, h =>
+        {
+            long end = (long)h["fc2.bias"]!["data_offsets"]![1]!;
+            h["extra"] = new JsonObject { ["dtype"] = "F32", ["shape"] = new JsonArray(0), ["data_offsets"] = new JsonArray(end, end) };
+        }, resign: true);
+        Assert.Contains("unexpected tensor 'extra'", Refused(path).Message);
+    }
+
+    [Fact]
+    public void Missing_metadata_and_save_arguments_that_do_not_fit_are_refused()
+    {
+        string path = SaveTrained();
+        Rewrite(path, h => h["__metadata__"]!.AsObject().Remove("config"), resign: true);
+        Assert.Contains("metadata has no 'config'", Refused(path).Message);
+
+        using var ex = Trained(1);
+        string other = Path.Combine(_dir, "other.ser");
+        Assert.Contains("3 labels for 4 classes", Assert.Throws<ArgumentException>(() => Checkpoint.Save(other, ex, Labels[..3], Stats())).Message);
+        var shortStats = new FeatureStats(Stats().Mean[..15], Stats().Std[..15]);
+        Assert.Contains("feature stats must have 16 bins", Assert.Throws<ArgumentException>(() => Checkpoint.Save(other, ex, Labels, shortStats)).Message);
+        using var infer = Checkpoint.Load(SaveTrained()).CreateExecutor();
+        Assert.Contains("an inference executor has no optimizer state",
+            Assert.Throws<ArgumentException>(() => Checkpoint.Save(other, infer, Labels, Stats(), includeOptimizer: true)).Message);
+        Assert.False(File.Exists(other));
+    }
+
+    [Fact]
+    public void A_copy_of_a_format_one_file_is_format_two_and_loads_without_a_notice()
+    {
+        string source = FormatOneFixture(), copy = Path.Combine(_dir, "copy.ser");
+        Checkpoint.CopyWithMetadata(source, copy, new Dictionary<string, string> { ["note"] = "x" });
+        var loaded = Checkpoint.Load(copy);
+        Assert.Empty(loaded.Notices);
+        Assert.Equal("x", loaded.Metadata["note"]);
+        string notice = Assert.Single(Checkpoint.Load(source).Notices);
+        Assert.Contains("loaded anyway. Files saved by this version are format 2.", notice);
+    }
+
+    [Fact]
+    public void Given_executor_options_are_used()
+    {
+        var ckpt = Checkpoint.Load(SaveTrained());
+        using var ex = ckpt.CreateExecutor(new ExecutorOptions { MaxBatch = 4, MaxFrames = 30, Threads = 1 });
+        Assert.True(ex.IsTraining);
+        Assert.Equal(3, ex.OptimizerStep);                              // the saved Adam state came along
     }
 }
