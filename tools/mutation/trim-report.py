@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Shrinks a Stryker.NET report folder (mutation-report.json and the html that embeds the same report) before it is
 committed: drops the mutants Stryker ignored because they lie outside the scope ("Removed by mutate filter": every
-mutant of a partly mutated file outside its span) and the test files' sources (their test names and locations stay).
+mutant of a partly mutated file outside its span) and the test files' sources (their test names and locations stay),
+and numbers the tests (t1, t2, ...) instead of repeating their 64-digit hash ids in every mutant's coveredBy/killedBy.
 Scores are unchanged: ignored mutants do not count. Usage: trim-report.py bench/results/mutation/stryker-<scope>"""
 import json
 import sys
@@ -14,6 +15,16 @@ def trim(report):
                             if not (m["status"] == "Ignored" and "mutate filter" in m.get("statusReason", ""))]
     for entry in report.get("testFiles", {}).values():
         entry.pop("source", None)
+    # Test ids are 64-hex-digit hashes, repeated in every mutant's coveredBy/killedBy: number them instead (t1, t2 ...).
+    short = {}
+    for entry in report.get("testFiles", {}).values():
+        for test in entry.get("tests", []):
+            test["id"] = short.setdefault(test["id"], f"t{len(short) + 1}")
+    for entry in report["files"].values():
+        for m in entry["mutants"]:
+            for key in ("coveredBy", "killedBy"):
+                if m.get(key):
+                    m[key] = [short.setdefault(i, f"t{len(short) + 1}") for i in m[key]]
     return report
 
 
