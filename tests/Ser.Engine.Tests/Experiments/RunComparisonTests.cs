@@ -177,4 +177,51 @@ public class RunComparisonTests
         Assert.Equal(39, RunComparison.Percentile(v, 0.975), 12);
         Assert.Equal(7, RunComparison.Percentile([7], 0.5), 12);
     }
+
+    [Fact]
+    public void Markdown_is_exactly_the_report_layout()
+    {
+        string expected = string.Join("\n",
+            "# var vs fix",
+            "",
+            "Seeds 1, 2 (runs paired by seed); 2 tested speakers pooled per run; 95% percentile bootstrap over speakers (200 resamples).",
+            "",
+            "| metric | var mean ± sd | fix mean ± sd | var − fix | 95% CI |",
+            "|---|---:|---:|---:|---:|",
+            "| UA | 87.5 ± 17.7 | 75.0 ± 0.0 | +12.5 | [0.0, 25.0] |",
+            "| WA | 95.0 ± 7.1 | 90.0 ± 0.0 | +5.0 | [0.0, 10.0] |",
+            "",
+            "Per speaker and seed, var's UA is higher in 3, lower in 1, equal in 0.",
+            "",
+            "| seed | run | pooled WA | pooled UA |",
+            "|---|---|---:|---:|",
+            "| 1 | run-a1 | 100.0 | 100.0 |",
+            "| 2 | run-a2 | 90.0 | 75.0 |",
+            "| 1 | run-b1 | 90.0 | 75.0 |",
+            "| 2 | run-b2 | 90.0 | 75.0 |",
+            "");
+        Assert.Equal(expected, Example().ToMarkdown("var", "fix").ReplaceLineEndings("\n"));
+        // no difference at all is written +0.0, the sign of a difference that is not negative
+        Assert.Contains("| +0.0 |", RunComparison.Create([Run(1, 5, 5)], [Run(1, 5, 5)], resamples: 100).ToMarkdown("a", "b"));
+        Assert.Contains("\n  \"seeds\"", Example().ToJson().ReplaceLineEndings("\n"));        // indented: a file people read
+    }
+
+    [Fact]
+    public void Speakers_are_those_every_seed_pair_tested_and_the_spread_is_over_three_seeds()
+    {
+        // seed 3's runs tested spk0 and spk1 only: spk2 is left out of every pair. B differs by seed.
+        var a = new[] { Unbalanced("a1", 1, 10, 10, 10), Unbalanced("a2", 2, 5, 5, 5), Unbalanced("a3", 3, 0, 0) };
+        var b = new[] { Unbalanced("b1", 1, 0, 0, 0), Unbalanced("b2", 2, 10, 10, 10), Unbalanced("b3", 3, 5, 5) };
+        var c = RunComparison.Create(a, b, resamples: 100);
+        Assert.Equal(["spk0", "spk1"], c.Speakers);
+        // UA per seed (pooled over spk0, spk1): A 1, .75, .5; B .5, 1, .75
+        Assert.Equal(0.75, c.UA.MeanA, 12);
+        Assert.Equal(0.25, c.UA.SdA, 12);
+        Assert.Equal(0.75, c.UA.MeanB, 12);
+        Assert.Equal(0.25, c.UA.SdB, 12);
+        Assert.Equal(0, c.UA.Mean, 12);
+
+        var e = Assert.Throws<SerException>(() => RunComparison.Create([a[0], a[2]], [b[1], Unbalanced("b4", 4, 5)]));
+        Assert.Contains("no seed is on both sides (A: 1,3; B: 2,4)", e.Message);
+    }
 }
