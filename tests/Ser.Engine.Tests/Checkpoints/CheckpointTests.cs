@@ -388,6 +388,8 @@ public sealed partial class CheckpointTests : IDisposable
         { "feature_mean", "[" + string.Join(",", Enumerable.Repeat("1", 15)) + "]", "15/16 values, the config has 16 bins" },
         { "feature_mean", "[1,2", "metadata 'feature_mean' is not valid JSON" },
         { "feature_std", "[1,", "metadata 'feature_std' is not valid JSON" },
+        // System.Text.Json reads a number beyond float's range as infinity: only the finiteness check stops it
+        { "feature_mean", "[1e39," + string.Join(",", Enumerable.Repeat("1", 15)) + "]", "feature_mean finite" },
         { "temperature", "0", "'temperature' is not a positive number" },
         { "temperature", "-1.5", "'temperature' is not a positive number" },
         { "temperature", "warm", "'temperature' is not a positive number" },
