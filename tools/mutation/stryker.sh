@@ -55,7 +55,7 @@ declare -A MUTATE=(
 # The tests that run against each scope's mutants. Unfiltered, Stryker's per-test coverage capture over all 257
 # Ser.Engine tests did not finish in 15 minutes on a 2-core machine (relay-ack timeouts, tests marked Dubious; see
 # bench/results/mutation/stryker-unfiltered-attempt); filtered to the scope's tests it works (ConfusionMatrix: 4 min).
-# The '|' filters are VSTest filter syntax; Stryker's MTP runner applies them itself (checkpoints: 43 tests found with
+# The '|' filters are VSTest filter syntax; Stryker's MTP runner applies them itself (checkpoints: 75 tests found with
 # Checkpoints|IO, against 257 unfiltered).
 declare -A TESTS=(
   [confusion]='FullyQualifiedName~Ser.Engine.Tests.Metrics'
