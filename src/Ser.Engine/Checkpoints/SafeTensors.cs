@@ -224,7 +224,9 @@ internal static class SafeTensors
         }
         if (!v.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2)
             throw bad($"tensor '{entry.Name}' has no data_offsets [begin, end]");
-        if (!offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+        // TryGetInt64 throws on a non-number: check the kind first (a string offset is bad input, not a crash).
+        if (offsets[0].ValueKind != JsonValueKind.Number || offsets[1].ValueKind != JsonValueKind.Number
+            || !offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end) || begin < 0 || end < begin)
             throw bad($"tensor '{entry.Name}' has bad data_offsets");
         return (shape.ToArray(), begin, end);
     }

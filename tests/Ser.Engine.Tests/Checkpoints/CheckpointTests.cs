@@ -11,7 +11,7 @@ using Ser.Engine.Training;
 
 namespace Ser.Engine.Tests.Checkpoints;
 
-public sealed class CheckpointTests : IDisposable
+public sealed partial class CheckpointTests : IDisposable
 {
     static readonly ModelConfig Config = new()
     {
@@ -166,7 +166,7 @@ public sealed class CheckpointTests : IDisposable
 
         string good = SaveTrained();
         Rewrite(good, h => h["__metadata__"]!["format"] = "pytorch");
-        Assert.Contains("not a Ser checkpoint", Refused(good).Message);
+        Assert.Contains("not a Ser checkpoint (format 'pytorch', expected 'ser-checkpoint')", Refused(good).Message);
         good = SaveTrained();
         Rewrite(good, h => h["__metadata__"]!["format_version"] = "9");
         Assert.Contains("format_version", Refused(good).Message);
@@ -189,7 +189,7 @@ public sealed class CheckpointTests : IDisposable
 
         path = SaveTrained();
         Rewrite(path, h => h["__metadata__"]!["config"] = "{\"channels\": [2, 3, 4], \"kernels\": \"oops\"}", resign: true);
-        Assert.Contains("config", Refused(path).Message);
+        Assert.Contains(path + " (config)", Refused(path).Message);
 
         path = SaveTrained();
         var ckpt = Checkpoint.Load(path);
@@ -319,7 +319,7 @@ public sealed class CheckpointTests : IDisposable
     {
         string path = formatOne ? FormatOneFixture() : SaveTrained();
         Rewrite(path, h => h["__metadata__"]!.AsObject().Remove("sha256"));
-        Assert.Contains("sha256", Refused(path).Message);
+        Assert.Contains("metadata has no 'sha256'", Refused(path).Message);
     }
 
     // ---- format 1 files (checksum over the tensor bytes only) still load, with a notice ----------------------------
@@ -387,6 +387,9 @@ public sealed class CheckpointTests : IDisposable
         { "feature_std", "[" + string.Join(",", Enumerable.Repeat("1", 15)) + ",-2]", "feature_std must be positive" },
         { "feature_mean", "[" + string.Join(",", Enumerable.Repeat("1", 15)) + "]", "15/16 values, the config has 16 bins" },
         { "feature_mean", "[1,2", "metadata 'feature_mean' is not valid JSON" },
+        { "feature_std", "[1,", "metadata 'feature_std' is not valid JSON" },
+        // System.Text.Json reads a number beyond float's range as infinity: only the finiteness check stops it
+        { "feature_mean", "[1e39," + string.Join(",", Enumerable.Repeat("1", 15)) + "]", "feature_mean finite" },
         { "temperature", "0", "'temperature' is not a positive number" },
         { "temperature", "-1.5", "'temperature' is not a positive number" },
         { "temperature", "warm", "'temperature' is not a positive number" },

@@ -110,4 +110,80 @@ public class FixedLengthPiecesTests
         Assert.Equal([0, 1], new[] { feeder.Owner(batch.Indices[0]), feeder.Owner(batch.Indices[1]) });
         Assert.Equal([1f, 0f, 1f, 0f], feeder.ClassCounts(4));
     }
+
+    [Theory]
+    [InlineData(1000, new[] { 250, 250, 250, 250 })]
+    [InlineData(901, new[] { 226, 225, 225, 225 })]       // the longer parts first
+    [InlineData(903, new[] { 226, 226, 226, 225 })]
+    [InlineData(301, new[] { 151, 150 })]
+    [InlineData(300, new[] { 300 })]
+    [InlineData(5, new[] { 5 })]
+    public void Equal_split_cuts_ceil_t_over_3s_parts_differing_by_at_most_a_frame(int frames, int[] lengths)
+    {
+        var pieces = FixedLengthPieces.Split(4, frames, split: FixedSplit.Equal);
+        Assert.Equal(lengths, pieces.Select(p => p.Valid));
+        Assert.Equal(lengths.Select((_, j) => lengths[..j].Sum()), pieces.Select(p => p.Start));   // consecutive
+        Assert.All(pieces, p => Assert.Equal(4, p.Item));
+    }
+
+    [Fact]
+    public void Split_and_fill_refuse_what_does_not_fit()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => FixedLengthPieces.Split(0, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => FixedLengthPieces.Split(0, 10, pieceFrames: 0));
+        Assert.Single(FixedLengthPieces.Split(0, 1, pieceFrames: 1));
+
+        var utterance = Enumerable.Range(0, 5 * Bins).Select(i => (float)i).ToArray();   // T = 5
+        var dst = new float[4 * Bins];
+        Assert.Throws<ArgumentException>(() => FixedLengthPieces.Fill(utterance, Bins, new Piece(0, 0, 2), null, new float[4 * Bins - 1], pieceFrames: 4));
+        Assert.Throws<ArgumentException>(() => FixedLengthPieces.Fill(utterance, Bins, new Piece(0, 0, 5), null, new float[5 * Bins], pieceFrames: 4));
+        Assert.Throws<ArgumentException>(() => FixedLengthPieces.Fill(utterance, Bins, new Piece(0, 2, 4), null, dst, pieceFrames: 4));
+        FixedLengthPieces.Fill(utterance, Bins, new Piece(0, 1, 4), null, dst, pieceFrames: 4);   // up to the last frame: fits
+        Assert.Equal(utterance[Bins..], dst);                                                     // no stats: raw values
+
+        Assert.Throws<ArgumentException>(() => FixedLengthPieces.AveragePosteriors(new float[5], [0, 0], 1, 2));
+    }
+
+    [Fact]
+    public void Fixed_feeder_cuts_epochs_into_batches_of_its_size_and_refuses_batches_that_do_not_fit()
+    {
+        int[] frames = [250, 650, 300];
+        var cache = FeatureCache.FromArrays(frames.Select(t => new float[t * Bins]).ToArray(), [2, 1, 3], Bins);
+        var stats = new FeatureStats(new float[Bins], [1f, 1f, 1f]);
+        var feeder = SplitFeeder.Create(LengthMode.Fixed, cache, [0, 1, 2], stats, batchSize: 2);
+        Assert.Equal([2, 2, 1], feeder.Epoch(null).Select(b => b.Length));
+        Assert.Equal([0, 1, 2, 3, 4], feeder.Epoch(null).SelectMany(b => b));
+        Assert.Equal([2, 2, 1], feeder.Epoch(5).Select(b => b.Length));
+        Assert.NotEqual(feeder.Epoch(5).SelectMany(b => b), feeder.Epoch(6).SelectMany(b => b));   // seeds shuffle differently
+        Assert.Equal(2, feeder.BatchSize);
+        Assert.Equal(300, feeder.MaxFrames);
+        var batch = feeder.CreateBatch();
+        Assert.Equal(2, batch.Capacity);
+        Assert.Throws<ArgumentException>(() => feeder.Fill(batch, []));
+        Assert.Throws<ArgumentException>(() => feeder.Fill(batch, [0, 1, 2]));
+        // the loss sees every piece as 300 frames with its utterance's label
+        Assert.Equal([(300, 2), (300, 1), (300, 1), (300, 1), (300, 3)], feeder.Samples());
+
+        var one = SplitFeeder.Create(LengthMode.Fixed, cache, [2], stats, batchSize: 0);          // at least one per batch
+        Assert.Equal(1, one.BatchSize);
+        Assert.Equal(1, one.CreateBatch().Capacity);                                               // no more than the pieces
+        var big = SplitFeeder.Create(LengthMode.Fixed, cache, [0, 2], stats, batchSize: 16);
+        Assert.Equal(2, big.CreateBatch().Capacity);
+
+        var equal = (FixedFeeder)SplitFeeder.Create(LengthMode.Fixed, cache, [1], stats, 8, FixedSplit.Equal);
+        Assert.Equal([217, 217, 216], equal.Pieces.Select(p => p.Valid));
+    }
+
+    [Fact]
+    public void Variable_feeder_reports_each_utterance_with_its_own_length()
+    {
+        int[] frames = [250, 650, 300];
+        var cache = FeatureCache.FromArrays(frames.Select(t => new float[t * Bins]).ToArray(), [0, 1, 2], Bins);
+        var feeder = SplitFeeder.Create(LengthMode.Variable, cache, [2, 0, 1], new FeatureStats(new float[Bins], [1f, 1f, 1f]), 8);
+        Assert.Equal(3, feeder.SampleCount);
+        Assert.Equal(650, feeder.MaxFrames);
+        Assert.Equal(8, feeder.BatchSize);
+        Assert.Equal([(300, 2), (250, 0), (650, 1)], feeder.Samples());
+        Assert.Equal([2, 0, 1], feeder.Labels());
+    }
 }

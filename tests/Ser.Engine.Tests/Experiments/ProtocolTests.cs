@@ -249,5 +249,20 @@ public sealed class ProtocolTests : IDisposable
         Assert.True(spread > 1e-3, $"pieces must disagree for the test to tell posterior from logit averaging (spread {spread})");
         for (int i = 0; i < sums.Length; i++)
             Assert.Equal(sums[i] / pieces[i / 4], scores.Posteriors[i], 1e-6);
+
+        // The utterance's prediction is the argmax of that mean, its loss the mean of -log(mean posterior of the label).
+        var expected = new ConfusionMatrix(corpus.Classes);
+        double loss = 0;
+        for (int u = 0; u < longOnes.Length; u++)
+        {
+            var row = scores.Posteriors.AsSpan(u * 4, 4).ToArray();
+            int label = cache.Label(longOnes[u]);
+            expected.Add(label, Array.IndexOf(row, row.Max()));
+            loss -= Math.Log(row[label]);
+        }
+        Assert.Equal(expected.ToJaggedCounts(), scores.Confusion.ToJaggedCounts());
+        Assert.Equal(loss / longOnes.Length, scores.Loss, 1e-9);
+        Assert.Equal(longOnes.Select(cache.Label), feeder.Labels());
+        Assert.ThrowsAny<OperationCanceledException>(() => feeder.Evaluate(executor, corpus.Classes, new CancellationToken(canceled: true)));
     }
 }
