@@ -8,7 +8,11 @@ public class RunComparisonTests
     static readonly string[] Labels = ["a", "b"];
 
     /// <summary>A run whose speaker s gets <paramref name="right"/>[s] of 10 class-a and all 10 class-b utterances right.</summary>
-    static RunScores Run(int seed, params int[] right)
+    static RunScores Run(int seed, params int[] right) => Scores($"run-s{seed}", seed, classB: 10, right);
+
+    /// <summary>Speaker s gets <paramref name="right"/>[s] of 10 class-a and all <paramref name="classB"/> class-b
+    /// utterances right.</summary>
+    static RunScores Scores(string folder, int seed, int classB, int[] right)
     {
         var speakers = new Dictionary<string, ConfusionMatrix>();
         for (int s = 0; s < right.Length; s++)
@@ -16,10 +20,10 @@ public class RunComparisonTests
             var m = new ConfusionMatrix(Labels);
             m.Add(0, 0, right[s]);
             m.Add(0, 1, 10 - right[s]);
-            m.Add(1, 1, 10);
+            m.Add(1, 1, classB);
             speakers[$"spk{s}"] = m;
         }
-        return new RunScores($"run-s{seed}", seed, Labels, speakers);
+        return new RunScores(folder, seed, Labels, speakers);
     }
 
     [Fact]
@@ -55,19 +59,7 @@ public class RunComparisonTests
 
     /// <summary>Speaker s gets <paramref name="right"/>[s] of 10 class-a and all 40 class-b utterances right, so that
     /// WA (class b weighs four times) and UA differ.</summary>
-    static RunScores Unbalanced(string folder, int seed, params int[] right)
-    {
-        var speakers = new Dictionary<string, ConfusionMatrix>();
-        for (int s = 0; s < right.Length; s++)
-        {
-            var m = new ConfusionMatrix(Labels);
-            m.Add(0, 0, right[s]);
-            m.Add(0, 1, 10 - right[s]);
-            m.Add(1, 1, 40);
-            speakers[$"spk{s}"] = m;
-        }
-        return new RunScores(folder, seed, Labels, speakers);
-    }
+    static RunScores Unbalanced(string folder, int seed, params int[] right) => Scores(folder, seed, classB: 40, right);
 
     // Pooled over both speakers: A seed 1 gets 20/20 of class a (UA 1, WA 1), A seed 2 10/20 (UA .75, WA .9), B 10/20 in
     // both seeds. A resample draws spk0 (perfect in A seed 2) a fraction f in {0, 1/2, 1} of the time: the UA difference
