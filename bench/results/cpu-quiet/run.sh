@@ -2,8 +2,8 @@
 # Issue 16's measurement on a machine with nothing else running: the kernels of commit 08793d2 (the issue's baseline,
 # Vector256 only) against this build (Vector512 path, and Vector256 forced; fused conv blocks in training), paper preset,
 # sertool bench B=1 and B=8 on 1 and 2 threads, configurations alternating in two rounds (medians of every timed run);
-# then ONNX Runtime vs the engine at batch 1. Background training runs (sertool train) are paused for the timing window
-# only and resumed on any exit.
+# then this build's per-layer profile and ONNX Runtime vs the engine at batch 1. Background training runs (sertool
+# train) are paused for the timing window only and resumed on any exit.
 #   bench/results/cpu-quiet/run.sh OLD_SERTOOL NEW_SERTOOL ONNXBENCH_DLL OUTDIR
 #   python3 bench/results/avx512/summarize.py OUTDIR "old (08793d2, Vector256)" > OUTDIR/summary.md
 set -euo pipefail
@@ -23,6 +23,8 @@ for round in 1 2; do
   done
 done
 date -u +"bench done at %H:%M:%S" | tee -a "$OUT/run.log"
+# per-layer GFLOP/s and % of peak of this build (the profile in README's table: paper, B=8, T=450, one thread)
+"$NEW" profile --preset paper --batch 8 --threads 1 --repeats 3 --out "$OUT/profile-paper-t1.json" | tee "$OUT/profile-paper-t1.txt"
 dotnet "$ORT" --presets paper --repeats 5 --out "$OUT/onnx" | tee -a "$OUT/run.log"
 cat /proc/loadavg | tee -a "$OUT/run.log"
 date -u +"resuming background runs at %H:%M:%S" | tee -a "$OUT/run.log"

@@ -70,6 +70,9 @@ public class CpuOpsTests
     [InlineData(9, 9, 2, 2, 50, 2, SimdPath.Scalar)]   // 8-channel tiles + a 1-channel edge both ways; a full 48-bin tile + a short one
     [InlineData(9, 9, 2, 2, 50, 2, SimdPath.Vector256)]
     [InlineData(9, 9, 2, 2, 50, 2, SimdPath.Vector512)]
+    [InlineData(3, 8, 3, 3, 64, 2, SimdPath.Scalar)]    // tails of whole vectors, written straight to y by the one-vector
+    [InlineData(3, 8, 3, 3, 64, 2, SimdPath.Vector256)] // kernel (Vector512: 48 + 16 bins; Vector256: 48 + 8 + 8)
+    [InlineData(3, 8, 3, 3, 64, 2, SimdPath.Vector512)]
     public void Conv_matches_naive_and_finite_differences(int cin, int cout, int kt, int kf, int f, int threads, SimdPath path)
     {
         SimdPaths.Require(path);

@@ -11,8 +11,9 @@ namespace Ser.Engine.Backends.Cpu;
 // from the tensor), and a 4 (channels) x 3-vector (bins: 48 with Vector512, 24 with Vector256, 3 scalar) register
 // micro-kernel walks K = C*KT*KF reading the slab at shifted offsets. The kernels are written once, generic over the
 // vector width (IVectorOps); the Vector512 path has 32 registers, so its micro-kernel covers 8 channels (24
-// accumulators: half the loads per FMA), and it finishes a row's last <= 24 bins with the same kernel at Vector256. So no work is spent on padded frames, and no im2col matrix is built. Padded frames of y and dx are not
-// written (the mask layer zeroes y's; dx's are never read).
+// accumulators: half the loads per FMA). A row's last <= 2 vectors of bins go through a one-vector kernel, so that
+// a short tail (conv3's F = 100 is 2 x 48 + 4) does not cost a whole tile. No work is spent on padded frames, and
+// no im2col matrix is built. Padded frames of y and dx are not written (the mask layer zeroes y's; dx's are never read).
 //   forward:         y  = conv(x, W) + b  (b seeds the accumulators)  pads (pT, pF)
 //   backward data:   dx = conv(dy, W')  W'[ci,co,kt,kf] = W[co,ci,KT-1-kt,KF-1-kf]   pads (KT-1-pT, KF-1-pF)
 //   backward filter: dW[co,ci,kt,kf] = sum_(b,t<V_b,f) dy[b,co,t,f] x[b,ci,t+kt-pT,f+kf-pF]
@@ -224,7 +225,7 @@ internal sealed unsafe partial class CpuBackend<T>
     /// <summary>One output row of every channel: c[co * Plane + 0..F) for co in [0, Cd), from the slab row src.</summary>
     void DirectRow<S, TV>(in DirectShape shape, T* src, T* c, T* tmp) where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
-        int mr = _dMr, cd = _dCd, f = _dF, nr = 3 * S.Lanes, halfNr = 3 * Vector256<T>.Count, k = shape.Cs * shape.KT * shape.KF;
+        int mr = _dMr, cd = _dCd, f = _dF, lanes = S.Lanes, nr = 3 * lanes, k = shape.Cs * shape.KT * shape.KF;
         for (int cb = 0; cb < cd; cb += mr)
         {
             int rowsOut = Math.Min(mr, cd - cb);
@@ -233,11 +234,8 @@ internal sealed unsafe partial class CpuBackend<T>
             T* cc = c + cb * shape.Plane;
             int n = 0;
             for (; n + nr <= f; n += nr) DirectTile<S, TV>(shape, src + n, pa, bias, cc + n, mr, rowsOut, nr, tmp);
-            if (n == f) continue;
-            if (typeof(TV) == typeof(Vector512<T>) && f - n <= halfNr)
-                DirectTile<V256<T>, Vector256<T>>(shape, src + n, pa, bias, cc + n, mr, rowsOut, f - n, tmp);
-            else
-                DirectTile<S, TV>(shape, src + n, pa, bias, cc + n, mr, rowsOut, f - n, tmp);
+            if (f - n > 2 * lanes) DirectTile<S, TV>(shape, src + n, pa, bias, cc + n, mr, rowsOut, f - n, tmp);
+            else for (; n < f; n += lanes) DirectTileNarrow<S, TV>(shape, src + n, pa, bias, cc + n, mr, rowsOut, Math.Min(lanes, f - n), tmp);
         }
     }
 
@@ -299,6 +297,25 @@ internal sealed unsafe partial class CpuBackend<T>
         if (full) return;
         for (int r = 0; r < rowsOut; r++)
             new Span<T>(tmp + r * nr, cols).CopyTo(new Span<T>(c + r * d.Plane, cols));
+    }
+
+    /// <summary>
+    /// The same for a row's last bins (cols &lt;= L), one vector wide: such a tail costs about a third of a full tile
+    /// (the broadcasts bound it), not a whole one. Every output is the same sum in the same order as in a full tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void DirectTileNarrow<S, TV>(in DirectShape d, T* src, T* pa, T* bias, T* c, int mr, int rowsOut, int cols, T* tmp)
+        where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        int lanes = S.Lanes;
+        bool full = rowsOut == mr && cols == lanes;
+        T* dst = full ? c : tmp;
+        long ld = full ? d.Plane : lanes;
+        if (mr == 8) DirectKernel8x1<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, dst, ld);
+        else DirectKernel4x1<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, dst, ld);
+        if (full) return;
+        for (int r = 0; r < rowsOut; r++)
+            new Span<T>(tmp + r * lanes, cols).CopyTo(new Span<T>(c + r * d.Plane, cols));
     }
 
     /// <summary>
@@ -418,6 +435,55 @@ internal sealed unsafe partial class CpuBackend<T>
         CpuGemm<T>.Store<S, TV>(c + 5 * ldc, c50, c51, c52, accumulate: false);
         CpuGemm<T>.Store<S, TV>(c + 6 * ldc, c60, c61, c62, accumulate: false);
         CpuGemm<T>.Store<S, TV>(c + 7 * ldc, c70, c71, c72, accumulate: false);
+    }
+
+    /// <summary>c[r, 0..L) = bias[r] + sum over (ci, kt, kf) of pa[k][r] * src[ci][kt][kf + 0..L), for r in 0..4.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void DirectKernel4x1<S, TV>(T* src, long channelStride, int wp, int cs, int kt, int kf, T* pa, T* bias, T* c, long ldc)
+        where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        TV c0 = bias != null ? S.Splat(bias[0]) : S.Zero, c1 = bias != null ? S.Splat(bias[1]) : S.Zero;
+        TV c2 = bias != null ? S.Splat(bias[2]) : S.Zero, c3 = bias != null ? S.Splat(bias[3]) : S.Zero;
+        for (int ci = 0; ci < cs; ci++)
+        for (int r = 0; r < kt; r++)
+        {
+            T* row = src + ci * channelStride + r * wp;
+            for (int q = 0; q < kf; q++)
+            {
+                TV b = S.Load(row + q);
+                c0 = S.MulAdd(S.Splat(pa[0]), b, c0); c1 = S.MulAdd(S.Splat(pa[1]), b, c1);
+                c2 = S.MulAdd(S.Splat(pa[2]), b, c2); c3 = S.MulAdd(S.Splat(pa[3]), b, c3);
+                pa += 4;
+            }
+        }
+        S.Store(c0, c); S.Store(c1, c + ldc); S.Store(c2, c + 2 * ldc); S.Store(c3, c + 3 * ldc);
+    }
+
+    /// <summary>The same for 8 output channels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void DirectKernel8x1<S, TV>(T* src, long channelStride, int wp, int cs, int kt, int kf, T* pa, T* bias, T* c, long ldc)
+        where S : struct, IVectorOps<T, TV> where TV : unmanaged
+    {
+        TV c0 = bias != null ? S.Splat(bias[0]) : S.Zero, c1 = bias != null ? S.Splat(bias[1]) : S.Zero;
+        TV c2 = bias != null ? S.Splat(bias[2]) : S.Zero, c3 = bias != null ? S.Splat(bias[3]) : S.Zero;
+        TV c4 = bias != null ? S.Splat(bias[4]) : S.Zero, c5 = bias != null ? S.Splat(bias[5]) : S.Zero;
+        TV c6 = bias != null ? S.Splat(bias[6]) : S.Zero, c7 = bias != null ? S.Splat(bias[7]) : S.Zero;
+        for (int ci = 0; ci < cs; ci++)
+        for (int r = 0; r < kt; r++)
+        {
+            T* row = src + ci * channelStride + r * wp;
+            for (int q = 0; q < kf; q++)
+            {
+                TV b = S.Load(row + q);
+                c0 = S.MulAdd(S.Splat(pa[0]), b, c0); c1 = S.MulAdd(S.Splat(pa[1]), b, c1);
+                c2 = S.MulAdd(S.Splat(pa[2]), b, c2); c3 = S.MulAdd(S.Splat(pa[3]), b, c3);
+                c4 = S.MulAdd(S.Splat(pa[4]), b, c4); c5 = S.MulAdd(S.Splat(pa[5]), b, c5);
+                c6 = S.MulAdd(S.Splat(pa[6]), b, c6); c7 = S.MulAdd(S.Splat(pa[7]), b, c7);
+                pa += 8;
+            }
+        }
+        S.Store(c0, c); S.Store(c1, c + ldc); S.Store(c2, c + 2 * ldc); S.Store(c3, c + 3 * ldc);
+        S.Store(c4, c + 4 * ldc); S.Store(c5, c + 5 * ldc); S.Store(c6, c + 6 * ldc); S.Store(c7, c + 7 * ldc);
     }
 
     // ---- forward and backward data ---------------------------------------------------------------------------------
