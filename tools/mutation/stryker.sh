@@ -65,7 +65,7 @@ declare -A TESTS=(
   [experiments]='FullyQualifiedName~Ser.Engine.Tests.Experiments'
   [experiments-feeder]='FullyQualifiedName~Ser.Engine.Tests.Experiments.FixedLengthPiecesTests|FullyQualifiedName~Ser.Engine.Tests.Experiments.ProtocolTests'
   [experiments-comparison]='FullyQualifiedName~Ser.Engine.Tests.Experiments.RunComparisonTests'
-  [experiments-protocol]='FullyQualifiedName~Ser.Engine.Tests.Experiments.ProtocolTests|FullyQualifiedName~Ser.Engine.Tests.Experiments.ExperimentRunnerTests'
+  [experiments-protocol]='FullyQualifiedName~Ser.Engine.Tests.Experiments.ProtocolTests|FullyQualifiedName~Ser.Engine.Tests.Experiments.ExperimentRunnerTests|FullyQualifiedName~Ser.Engine.Tests.Experiments.TrainingSettingsTests'
   [experiments-reports]='FullyQualifiedName~Ser.Engine.Tests.Experiments'
   # The tests that compute the loss, no more: with Graph/ and Backends/ whole (60 tests, 22 s plain) the coverage capture
   # timed out on the first test (the instrumented conv kernels are slow) and every later one lost its relay ack
