@@ -91,8 +91,8 @@ public sealed class ProtocolTests : IDisposable
             Corpus = corpusSpec, Preset = "tiny", CustomModel = TinyCorpus.Model with { Dropout = 0 }, Folds = [1],
             Epochs = 12, WarmupEpochs = 7, Patience = 2, BatchSize = 4, Seed = 3, LearningRate = 3e-3,
         };
-        var firstBatch = new FirstBatch();
-        var report = ExperimentRunner.Run(settings, new RunOptions { OutputDirectory = Path.Combine(_dir, "run"), Threads = 1 }, firstBatch,
+        var progress = new Recorder();
+        var report = ExperimentRunner.Run(settings, new RunOptions { OutputDirectory = Path.Combine(_dir, "run"), Threads = 1 }, progress,
             TestContext.Current.CancellationToken);
         var result = Assert.Single(report.Folds);
         var history = result.History;
@@ -172,16 +172,62 @@ public sealed class ProtocolTests : IDisposable
         }
         expected /= settings.BatchSize * meanW;
         Assert.True(counts.Distinct().Count() > 1, "uneven class counts, or the class weighting cannot show");
-        Assert.Equal(expected, firstBatch.Loss, 1e-5 * expected);
+        Assert.Equal(expected, progress.FirstLoss, 1e-5 * expected);
+        CheckProgress(progress, result, fold, train, settings);
     }
 
-    sealed class FirstBatch : TrainingObserver
+    /// <summary>Every progress callback of a run, in order.</summary>
+    sealed class Recorder : TrainingObserver
     {
-        public double Loss = double.NaN;
-        public override void BatchCompleted(BatchProgress p)
+        public readonly List<FoldPlan> Plans = [];
+        public readonly List<(int Fold, int Epoch, int Batches, int Done)> EpochsStarted = [];
+        public readonly List<BatchProgress> Batches = [];
+        public readonly List<(int Fold, EpochRecord Record, bool Improved, bool Stopping)> EpochsCompleted = [];
+        public readonly List<FoldResult> Folds = [];
+        public double FirstLoss => Batches.First(b => b.Epoch == 1 && b.Batch == 1).Loss;
+        public override void FoldStarted(FoldPlan plan) => Plans.Add(plan);
+        public override void EpochStarted(int fold, int epoch, int batches, int done) => EpochsStarted.Add((fold, epoch, batches, done));
+        public override void BatchCompleted(BatchProgress p) => Batches.Add(p);
+        public override void EpochCompleted(int fold, EpochRecord record, bool improved, bool stopping) =>
+            EpochsCompleted.Add((fold, record, improved, stopping));
+        public override void FoldCompleted(FoldResult result) => Folds.Add(result);
+    }
+
+    /// <summary>What a progress display is told: the fold's plan, each epoch and batch in order with the running mean loss
+    /// and the samples it has seen, which epochs became the best so far, and the stop.</summary>
+    static void CheckProgress(Recorder seen, FoldResult result, Fold fold, SplitFeeder train, TrainingSettings settings)
+    {
+        var plan = Assert.Single(seen.Plans);
+        int batchesPerEpoch = train.Epoch((int)(Seeds.Mix(settings.Seed, fold.Number, 1001) & 0x7FFF_FFFF)).Count;
+        Assert.Equal(new FoldPlan(fold.Number, 0, 1, fold.HeldOutSession, result.ValidationSpeaker, result.TestSpeaker, fold.Train.Length,
+            fold.Validation.Length, fold.Test.Length, train.SampleCount, 1, settings.Epochs, batchesPerEpoch), plan);
+        var history = result.History;
+        Assert.Equal(history.Select(h => (fold.Number, h.Epoch, batchesPerEpoch, 0)), seen.EpochsStarted);
+        Assert.Equal(history.Count * batchesPerEpoch, seen.Batches.Count);
+        foreach (var epoch in seen.Batches.GroupBy(b => b.Epoch))
         {
-            if (p.Epoch == 1 && p.Batch == 1) Loss = p.Loss;
+            var batches = epoch.ToList();
+            Assert.Equal(Enumerable.Range(1, batchesPerEpoch), batches.Select(b => b.Batch));
+            Assert.All(batches, b => Assert.Equal((fold.Number, batchesPerEpoch), (b.Fold, b.Batches)));
+            Assert.Equal(train.SampleCount, batches.Sum(b => b.Samples));
+            for (int i = 0; i < batches.Count; i++)
+                Assert.Equal(batches.Take(i + 1).Average(b => b.Loss), batches[i].MeanLoss, 1e-12 * batches[i].MeanLoss);
+            Assert.Equal(batches.Average(b => b.Loss), history[epoch.Key - 1].TrainLoss, 1e-12 * history[epoch.Key - 1].TrainLoss);
+            Assert.All(batches, b => Assert.True(b.SamplesPerSecond > 0 && b.AudioSecondsPerSecond > 0 && double.IsFinite(b.SamplesPerSecond)));
+            var last = batches[^1];
+            Assert.True(last.AudioSecondsPerSecond < last.SamplesPerSecond * 30, "audio seconds per second: frames / 100, not frames");
         }
+        for (int e = 1; e <= history.Count; e++)
+        {
+            var (f, record, improved, stopping) = seen.EpochsCompleted[e - 1];
+            Assert.Equal((fold.Number, history[e - 1]), (f, record));
+            int best = ArgBest(history.Take(e).ToList(), settings.Warmup, h => h.ValidationUA, h => h.ValidationLoss);
+            Assert.Equal(best == e, improved);   // this epoch became the best so far (best.ser was written)
+            Assert.Equal(e == history.Count && history.Count < settings.Epochs, stopping);
+        }
+        var completed = Assert.Single(seen.Folds);
+        Assert.Equal((result.Fold, result.BestEpoch, result.Reverse!.BestEpoch), (completed.Fold, completed.BestEpoch, completed.Reverse!.BestEpoch));
+        Assert.Equal(result.Test.ToJaggedCounts(), completed.Test.ToJaggedCounts());
     }
 
     static Executor Load(string path, TrainingSettings settings)
