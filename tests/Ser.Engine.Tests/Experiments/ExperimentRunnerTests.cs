@@ -166,6 +166,38 @@ public sealed class ExperimentRunnerTests : IDisposable
         Assert.Contains(other.Messages, m => m.Contains($"started on {otherPath} CPU kernels") && m.Contains("no longer bit-identical"));
     }
 
+    /// <summary>A run folder is never overwritten or mixed with another run: each refusal is one line that says what to do.</summary>
+    [Fact]
+    public void Refusals_are_one_line_errors_and_a_resumed_finished_run_keeps_its_folds()
+    {
+        var settings = Settings([2], epochs: 1, small: true);
+        string dir = Path.Combine(_dir, "refusals"), state = Path.Combine(dir, "state.json");
+        Run(settings, Options("refusals"));
+        string Refused(TrainingSettings s, RunOptions o) => Assert.Throws<SerException>(() => Run(s, o)).Message;
+
+        Assert.Equal($"{dir}: already holds a run (state.json); continue it with --resume or choose another --out",
+            Refused(settings, Options("refusals")));
+        Assert.Equal($"{state}: the run was started with other settings (corpus {SmallCorpus}, preset tiny, mode variable, folds 2, " +
+                     "epochs 1, batch 4, lr 0.0003, seed 5, patience 0); resume it with the same options or start a new --out",
+            Refused(settings with { Seed = 6 }, Options("refusals", resume: true)));
+        Assert.Equal($"{Path.Combine(_dir, "none")}: no state.json (not a sertool train run folder, or the run never started)",
+            Refused(settings, Options("none", resume: true)));
+        Assert.EndsWith(" has 3 folds (sessions), there is no fold 4", Refused(settings with { Folds = [4] }, Options("four")));
+        Assert.False(Directory.Exists(Path.Combine(_dir, "four")));   // refused before anything is written
+
+        // resumed when finished: the fold is kept, not retrained, and the report says which folds of how many ran
+        var observer = new CancelAt(CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), 0, 0, -1);
+        var report = Run(settings, Options("refusals", resume: true), observer);
+        Assert.Equal(["fold 2: already finished in this run, kept"], observer.Messages);
+        Assert.Empty(observer.Plans);
+        Assert.Equal("2 of 3 (a subset of the leave-one-session-out protocol)", report.Settings["folds"]);
+        Assert.Equal("cpu (1 threads)", report.Device);
+
+        // a state whose classes are not the corpus's
+        File.WriteAllText(state, File.ReadAllText(state).Replace("\"angry\"", "\"furious\""));
+        Assert.StartsWith($"{state}: the run's classes (", Refused(settings, Options("refusals", resume: true)));
+    }
+
     [Fact]
     public void Fixed_mode_scores_whole_utterances_and_marks_its_checkpoints()
     {
