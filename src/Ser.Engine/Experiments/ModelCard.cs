@@ -149,7 +149,7 @@ public sealed record ModelCard
         sb.AppendLine("## Model");
         sb.AppendLine();
         sb.AppendLine($"- Labels, in output order: {string.Join(", ", Labels.Select((l, i) => $"{i} `{l}`"))}");
-        sb.AppendLine($"- Preset `{Preset}`, {Parameters:N0} parameters: {Config}");
+        sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"- Preset `{Preset}`, {Parameters:N0} parameters: {Config}"));
         sb.AppendLine($"- Input: {SampleRate} Hz mono; front end: {FrontEndDescription}");
         sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"- Probabilities: softmax(logits / T), T = {Temperature:0.###}"));
         sb.AppendLine($"- This file is fold {ModelFold}'s model (the fold with the best validation UA)");
