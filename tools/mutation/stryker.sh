@@ -66,7 +66,7 @@ declare -A TESTS=(
   [experiments-feeder]='FullyQualifiedName~Ser.Engine.Tests.Experiments.FixedLengthPiecesTests|FullyQualifiedName~Ser.Engine.Tests.Experiments.ProtocolTests'
   [experiments-comparison]='FullyQualifiedName~Ser.Engine.Tests.Experiments.RunComparisonTests'
   [experiments-protocol]='FullyQualifiedName~Ser.Engine.Tests.Experiments.ProtocolTests|FullyQualifiedName~Ser.Engine.Tests.Experiments.ExperimentRunnerTests|FullyQualifiedName~Ser.Engine.Tests.Experiments.TrainingSettingsTests'
-  [experiments-reports]='FullyQualifiedName~Ser.Engine.Tests.Experiments.ExperimentReportTests|FullyQualifiedName~Ser.Engine.Tests.Experiments.ModelCardTests|FullyQualifiedName~Ser.Engine.Tests.Experiments.ExperimentRunnerTests|FullyQualifiedName~Ser.Engine.Tests.Experiments.ProtocolTests|FullyQualifiedName~Ser.Engine.Tests.IO.InterruptedWritesTests'
+  [experiments-reports]='FullyQualifiedName~Ser.Engine.Tests.Experiments.ExperimentReportTests|FullyQualifiedName~Ser.Engine.Tests.Experiments.ModelCardTests|FullyQualifiedName~Ser.Engine.Tests.Experiments.RunStateTests|FullyQualifiedName~Ser.Engine.Tests.Experiments.ExperimentRunnerTests|FullyQualifiedName~Ser.Engine.Tests.Experiments.ProtocolTests|FullyQualifiedName~Ser.Engine.Tests.IO.InterruptedWritesTests'
   # The tests that compute the loss, no more: with Graph/ and Backends/ whole (60 tests, 22 s plain) the coverage capture
   # timed out on the first test (the instrumented conv kernels are slow) and every later one lost its relay ack
   # (marked Dubious, so each would have run for every mutant); Training/'s tests train for seconds.

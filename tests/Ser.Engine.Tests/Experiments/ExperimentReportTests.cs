@@ -21,7 +21,7 @@ public class ExperimentReportTests
         return m;
     }
 
-    static ExperimentReport Report(bool withSecondFold = true)
+    internal static ExperimentReport Report(bool withSecondFold = true)
     {
         var fold1 = new FoldResult
         {
