@@ -129,6 +129,32 @@ public class ExperimentReportTests
         Assert.Equal(4, doc.RootElement.GetProperty("pooled_both_directions").GetProperty("n").GetInt64());   // the one direction
     }
 
+    /// <summary>A number that does not exist (no validation utterance scored; a calibration over no utterances) reads "–",
+    /// not "NaN%"; a class named "" keeps an empty heading.</summary>
+    [Fact]
+    public void Missing_numbers_are_dashes_and_the_json_is_indented()
+    {
+        var labels = new[] { "", "angry" };
+        var test = new ConfusionMatrix(labels);
+        test.Add(1, 1);
+        var report = new ExperimentReport
+        {
+            Mode = "variable", Preset = "small", Corpus = "tiny", Device = "cpu", Labels = labels, Settings = new Dictionary<string, string>(),
+            Seconds = 1,
+            Folds = [new FoldResult
+            {
+                Fold = 1, TestSession = "S", ValidationSpeaker = "a", TestSpeaker = "b", BestEpoch = 0, BestValidationUA = double.NaN, Test = test,
+                History = [], CheckpointPath = "fold1/best.ser", Calibration = new CalibrationResult(1, new Reliability(), new Reliability()),
+            }],
+        };
+        string markdown = report.ToMarkdown();
+        Assert.Contains("| 1 | S | a | b | 0 | – | 100.00% | 100.00% |", markdown);
+        Assert.Contains("| 1 | 1.000 | – | – | – | – |", markdown);
+        Assert.Contains("| Actual \\ Predict |  | Angry | n |", markdown);
+        string json = report.ToJson();
+        Assert.StartsWith("{\n  \"mode\": \"variable\",", json.ReplaceLineEndings("\n"));   // report.json is read by people too
+    }
+
     [Fact]
     public void Json_holds_the_same_numbers_under_snake_case_names()
     {

@@ -145,7 +145,8 @@ public sealed class ModelCardTests : IDisposable
         Assert.Equal(expected.ReplaceLineEndings("\n"), Card.ToMarkdown().ReplaceLineEndings("\n"));
         string synthetic = (Card with { Synthetic = true, Build = "commit z" }).ToMarkdown();
         Assert.Contains("- **This model was trained on Ser's synthetic corpus** (generated voiced sounds with emotion-like prosody, not speech). " +
-                        "It does not recognise emotion in real speech.", synthetic);
+                        "It does not recognise emotion in real speech. Use it to try the pipeline, the inference doors and the tools, never to " +
+                        "judge a recording.\n", synthetic.ReplaceLineEndings("\n"));
         Assert.Contains("- Build: commit z; created", synthetic);
     }
 

@@ -38,6 +38,22 @@ public sealed class RunStateTests : IDisposable
         Assert.Null(folds[1].Calibration);
     }
 
+    /// <summary>A finished fold written without its names (a hand-edited or truncated state) reads them as empty, and
+    /// state.json stays indented for people who read it.</summary>
+    [Fact]
+    public void Absent_names_read_as_empty_and_state_json_is_indented()
+    {
+        File.WriteAllText(RunState.PathIn(_dir), """
+            {"format": "ser-run-state", "version": 1, "labels": ["a", "b"],
+             "completed": [{"fold": 2, "confusion_counts": [[1, 0], [0, 1]], "reverse": {"confusion_counts": [[1, 0], [0, 0]]}}]}
+            """);
+        var fold = Assert.Single(RunState.Load(_dir).Completed).ToResult(["a", "b"]);
+        Assert.Equal((2, "", "", "", ""), (fold.Fold, fold.TestSession, fold.ValidationSpeaker, fold.TestSpeaker, fold.CheckpointPath));
+        Assert.Equal(("", ""), (fold.Reverse!.Selector, fold.Reverse.Tested));
+        new RunState().Save(_dir);
+        Assert.StartsWith("{\n  \"format\": \"ser-run-state\",", File.ReadAllText(RunState.PathIn(_dir)).ReplaceLineEndings("\n"));
+    }
+
     [Theory]
     [InlineData("{ not json", "not a valid run state (")]
     [InlineData("null", "not a sertool run state file")]
