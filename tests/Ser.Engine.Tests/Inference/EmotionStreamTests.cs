@@ -170,10 +170,18 @@ public sealed class EmotionStreamTests : IDisposable
         using var stream = new EmotionStream(_recognizer);
         var buffer = new EmotionSegment[8];
         for (int i = 0; i < 16000 * 3; i += 160) { stream.Push(pcm.AsSpan(i, 160)); stream.Poll(buffer); }   // warm up
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 16000 * 3; i < 16000 * 3 + 100 * 160; i += 160) stream.Push(pcm.AsSpan(i, 160));
-        long pushBytes = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(0, pushBytes);
+        // The fewest bytes over five windows of 100 pushes (1 s, the pending buffer's size): a GC started by another
+        // thread (the test host runs classes in parallel) can move this thread's count without an allocation here (seen
+        // once in a full-suite run), while an allocation per push shows in every window.
+        long fewest = long.MaxValue;
+        for (int window = 0; window < 5; window++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 16000 * 3; i < 16000 * 3 + 100 * 160; i += 160) stream.Push(pcm.AsSpan(i, 160));
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+            while (stream.Poll(buffer) > 0) { }   // process the window (not measured) so that the next one fits
+        }
+        Assert.Equal(0, fewest);
     }
 
     [Fact]
