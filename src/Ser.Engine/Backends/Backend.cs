@@ -155,13 +155,8 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     public void ConvBlockForward(in ConvDesc desc, TensorView x, TensorView w, TensorView bias, TensorView pooled, TensorView codes,
         ReadOnlySpan<int> lengths, TensorView workspace)
     {
-        CheckMaps(x, lengths, nameof(x));
-        var s = x.Shape;
-        if (s.D1 != desc.InChannels || s.D3 != desc.Bins) throw new ArgumentException($"conv input {s} does not match {desc}");
-        CheckShape(w, new Shape(desc.OutChannels, desc.InChannels, desc.KernelT, desc.KernelF), nameof(w));
+        CheckConvBlock(desc, x, w, pooled, nameof(pooled), codes, lengths);
         CheckShape(bias, new Shape(desc.OutChannels), nameof(bias));
-        CheckShape(pooled, new Shape(s.D0, desc.OutChannels, (s.D2 + 1) / 2, (s.D3 + 1) / 2), nameof(pooled));
-        CheckCodes(codes, pooled);
         ConvBlockForwardCore(desc, x, w, bias, pooled, codes, lengths, workspace);
     }
 
@@ -172,16 +167,23 @@ internal abstract class Backend<T> : IDisposable where T : unmanaged, IBinaryFlo
     public void ConvBlockBackward(in ConvDesc desc, TensorView x, TensorView w, TensorView dPooled, TensorView codes, TensorView dw,
         TensorView dbias, TensorView dx, ReadOnlySpan<int> lengths, TensorView workspace)
     {
+        CheckConvBlock(desc, x, w, dPooled, nameof(dPooled), codes, lengths);
+        CheckShape(dw, w.Shape, nameof(dw));
+        CheckShape(dbias, new Shape(desc.OutChannels), nameof(dbias));
+        if (!dx.IsEmpty) CheckShape(dx, x.Shape, nameof(dx));
+        ConvBlockBackwardCore(desc, x, w, dPooled, codes, dw, dbias, dx, lengths, workspace);
+    }
+
+    /// <summary>The block's input, weights, block-output-shaped tensor (pooled or its gradient) and codes.</summary>
+    static void CheckConvBlock(in ConvDesc desc, TensorView x, TensorView w, TensorView pooled, string pooledName, TensorView codes,
+        ReadOnlySpan<int> lengths)
+    {
         CheckMaps(x, lengths, nameof(x));
         var s = x.Shape;
         if (s.D1 != desc.InChannels || s.D3 != desc.Bins) throw new ArgumentException($"conv input {s} does not match {desc}");
         CheckShape(w, new Shape(desc.OutChannels, desc.InChannels, desc.KernelT, desc.KernelF), nameof(w));
-        CheckShape(dw, w.Shape, nameof(dw));
-        CheckShape(dbias, new Shape(desc.OutChannels), nameof(dbias));
-        CheckShape(dPooled, new Shape(s.D0, desc.OutChannels, (s.D2 + 1) / 2, (s.D3 + 1) / 2), nameof(dPooled));
-        CheckCodes(codes, dPooled);
-        if (!dx.IsEmpty) CheckShape(dx, s, nameof(dx));
-        ConvBlockBackwardCore(desc, x, w, dPooled, codes, dw, dbias, dx, lengths, workspace);
+        CheckShape(pooled, new Shape(s.D0, desc.OutChannels, (s.D2 + 1) / 2, (s.D3 + 1) / 2), pooledName);
+        CheckCodes(codes, pooled);
     }
 
     static void CheckCodes(TensorView codes, TensorView pooled)

@@ -105,6 +105,7 @@ internal static class ExperimentPlots
         plot.ShowLegend(Edge.Right);   // beside the axes, never over the curves
         PlotFiles.SavePng(plot, path, 1040, 600);
     }
+
     /// <summary>
     /// A comparison of two sets of runs at a glance: each tested speaker's UA difference A − B (one dot per seed, jittered
     /// apart), the pooled difference (line) with its 95% bootstrap interval over speakers (band), and zero (dashed).

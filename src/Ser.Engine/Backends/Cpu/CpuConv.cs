@@ -235,7 +235,7 @@ internal sealed unsafe partial class CpuBackend<T>
             int n = 0;
             for (; n + nr <= f; n += nr) DirectTile<S, TV>(shape, src + n, pa, bias, cc + n, mr, rowsOut, nr, tmp);
             if (f - n > 2 * lanes) DirectTile<S, TV>(shape, src + n, pa, bias, cc + n, mr, rowsOut, f - n, tmp);
-            else for (; n < f; n += lanes) DirectTileNarrow<S, TV>(shape, src + n, pa, bias, cc + n, mr, rowsOut, Math.Min(lanes, f - n), tmp);
+            else for (; n < f; n += lanes) DirectTile<S, TV>(shape, src + n, pa, bias, cc + n, mr, rowsOut, Math.Min(lanes, f - n), tmp, narrow: true);
         }
     }
 
@@ -282,40 +282,28 @@ internal sealed unsafe partial class CpuBackend<T>
         public readonly int Wp = wp, Cs = cs, KT = kt, KF = kf;
     }
 
-    /// <summary>Output rows [0, rowsOut) x columns [0, cols) of one mr-row micro-tile: straight into c when it is a full
-    /// tile, else through tmp [mr, NR].</summary>
+    /// <summary>Output rows [0, rowsOut) x columns [0, cols) of one mr-row micro-tile, 3 vectors wide, or one vector wide
+    /// when <paramref name="narrow"/> (a row's last bins: such a tail costs about a third of a full tile, the broadcasts
+    /// bound it, and every output is the same sum in the same order): straight into c when it is a full tile, else
+    /// through tmp [mr, width].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void DirectTile<S, TV>(in DirectShape d, T* src, T* pa, T* bias, T* c, int mr, int rowsOut, int cols, T* tmp)
+    static void DirectTile<S, TV>(in DirectShape d, T* src, T* pa, T* bias, T* c, int mr, int rowsOut, int cols, T* tmp, bool narrow = false)
         where S : struct, IVectorOps<T, TV> where TV : unmanaged
     {
-        int nr = 3 * S.Lanes;
-        bool full = rowsOut == mr && cols == nr;
+        int width = narrow ? S.Lanes : 3 * S.Lanes;
+        bool full = rowsOut == mr && cols == width;
         T* dst = full ? c : tmp;
-        long ld = full ? d.Plane : nr;
-        if (mr == 8) DirectKernel8<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, dst, ld);
+        long ld = full ? d.Plane : width;
+        if (narrow)
+        {
+            if (mr == 8) DirectKernel8x1<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, dst, ld);
+            else DirectKernel4x1<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, dst, ld);
+        }
+        else if (mr == 8) DirectKernel8<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, dst, ld);
         else DirectKernel<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, dst, ld);
         if (full) return;
         for (int r = 0; r < rowsOut; r++)
-            new Span<T>(tmp + r * nr, cols).CopyTo(new Span<T>(c + r * d.Plane, cols));
-    }
-
-    /// <summary>
-    /// The same for a row's last bins (cols &lt;= L), one vector wide: such a tail costs about a third of a full tile
-    /// (the broadcasts bound it), not a whole one. Every output is the same sum in the same order as in a full tile.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void DirectTileNarrow<S, TV>(in DirectShape d, T* src, T* pa, T* bias, T* c, int mr, int rowsOut, int cols, T* tmp)
-        where S : struct, IVectorOps<T, TV> where TV : unmanaged
-    {
-        int lanes = S.Lanes;
-        bool full = rowsOut == mr && cols == lanes;
-        T* dst = full ? c : tmp;
-        long ld = full ? d.Plane : lanes;
-        if (mr == 8) DirectKernel8x1<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, dst, ld);
-        else DirectKernel4x1<S, TV>(src, d.ChannelStride, d.Wp, d.Cs, d.KT, d.KF, pa, bias, dst, ld);
-        if (full) return;
-        for (int r = 0; r < rowsOut; r++)
-            new Span<T>(tmp + r * lanes, cols).CopyTo(new Span<T>(c + r * d.Plane, cols));
+            new Span<T>(tmp + r * width, cols).CopyTo(new Span<T>(c + r * d.Plane, cols));
     }
 
     /// <summary>

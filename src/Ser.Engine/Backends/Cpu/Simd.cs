@@ -10,22 +10,8 @@ namespace Ser.Engine.Backends.Cpu;
 internal static unsafe class Simd<T> where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     /// <summary>Sum of n values in a fixed order (4 vector accumulators, then a fixed tree).</summary>
-    public static T Sum<S, TV>(T* p, int n) where S : struct, IVectorOps<T, TV> where TV : unmanaged
-    {
-        int L = S.Lanes, i = 0;
-        TV s0 = S.Zero, s1 = s0, s2 = s0, s3 = s0;
-        for (; i + 4 * L <= n; i += 4 * L)
-        {
-            s0 = S.Add(s0, S.Load(p + i));
-            s1 = S.Add(s1, S.Load(p + i + L));
-            s2 = S.Add(s2, S.Load(p + i + 2 * L));
-            s3 = S.Add(s3, S.Load(p + i + 3 * L));
-        }
-        for (; i + L <= n; i += L) s0 = S.Add(s0, S.Load(p + i));
-        T s = S.Sum(S.Add(S.Add(s0, s1), S.Add(s2, s3)));
-        for (; i < n; i++) s += p[i];
-        return s;
-    }
+    public static T Sum<S, TV>(T* p, int n) where S : struct, IVectorOps<T, TV> where TV : unmanaged =>
+        SumFinish<S, TV>(p, n, S.Zero, S.Zero, S.Zero, S.Zero);
 
     /// <summary>
     /// <see cref="Sum"/> in pieces: its main loop over the whole blocks of 4 vectors at the start of p[0..n), continuing
