@@ -21,18 +21,24 @@ def med(c, t, b, p):
 
 old_label = sys.argv[2] if len(sys.argv) > 2 else "old (1465814, Vector256)"
 configs = [("old", old_label), ("new-avx512", "new, Vector512"), ("new-avx2", "new, Vector256 forced")]
+steady = any(c == "old-steady" for c, *_ in runs)   # run.sh's old build with DOTNET_TC_QuickJitForLoops=0 (kernels vs kernels)
+if steady:
+    configs.insert(1, ("old-steady", old_label + ", loops jitted optimised"))
 print(f"roofline (`sertool bench --peak`): FMA peak per core {peak['fma_gflops_per_core']['vector256']:.1f} GFLOP/s (Vector256), "
       f"{peak['fma_gflops_per_core']['vector512']:.1f} (Vector512); memory {peak['memory_read_gb_per_s']:.1f} GB/s read, "
       f"{peak['memory_triad_gb_per_s']:.1f} triad\n")
 print("Medians of every timed run (2 rounds x --paper-repeats 2), seconds; ratio = old / new (> 1: new is faster).\n")
 for b, p, label in [(8, "train_step", "training step, B=8"), (1, "forward", "forward, batch 1"), (1, "train_step", "training step, B=1"), (8, "forward", "forward, B=8")]:
     print(f"### paper {label}\n")
-    print("| kernels | 1 thread s | 2 threads s | old/new 1t | old/new 2t | 2t speed-up |")
-    print("|---|---:|---:|---:|---:|---:|")
+    extra = " old-steady/new 1t | old-steady/new 2t |" if steady else ""
+    print("| kernels | 1 thread s | 2 threads s | old/new 1t | old/new 2t |" + extra + " 2t speed-up |")
+    print("|---|---:|---:|---:|---:|" + ("---:|---:|" if steady else "") + "---:|")
     for c, cl in configs:
         t1, t2 = med(c, 1, b, p), med(c, 2, b, p)
         o1, o2 = med("old", 1, b, p), med("old", 2, b, p)
-        print(f"| {cl} | {t1:.4f} | {t2:.4f} | {o1 / t1:.2f} | {o2 / t2:.2f} | {t1 / t2:.2f} |")
+        s1, s2 = med("old-steady", 1, b, p), med("old-steady", 2, b, p)
+        cols = f" {s1 / t1:.2f} | {s2 / t2:.2f} |" if steady else ""
+        print(f"| {cl} | {t1:.4f} | {t2:.4f} | {o1 / t1:.2f} | {o2 / t2:.2f} |{cols} {t1 / t2:.2f} |")
     print()
 arena = {}  # config -> arena bytes of the B=8 training executor (the same in every run)
 for path in sorted(glob.glob(os.path.join(d, "*-t1-r1.json"))):
