@@ -130,7 +130,7 @@ public static class ExperimentRunner
     internal static FoldResult ChooseModel(IEnumerable<FoldResult> folds) =>
         folds.OrderByDescending(r => r.BestValidationUA).ThenBy(r => r.Fold).First();
 
-    static IReadOnlyDictionary<string, string> WithFoldNote(TrainingSettings settings, int foldCount)
+    internal static IReadOnlyDictionary<string, string> WithFoldNote(TrainingSettings settings, int foldCount)
     {
         var d = new Dictionary<string, string>(settings.ToDictionary());
         d["folds"] = settings.Folds.Length == foldCount

@@ -42,7 +42,9 @@ public sealed class ExperimentRunnerTests : IDisposable
     {
         public List<string> Messages { get; } = [];
         public List<FoldPlan> Plans { get; } = [];
+        public List<(int Fold, int Epoch)> EpochsStarted { get; } = [];
         public override void Message(string text) => Messages.Add(text);
+        public override void EpochStarted(int f, int epoch, int batches, int done) => EpochsStarted.Add((f, epoch));
         public override void FoldStarted(FoldPlan plan) => Plans.Add(plan);
         public override void BatchCompleted(BatchProgress p)
         {
@@ -123,13 +125,14 @@ public sealed class ExperimentRunnerTests : IDisposable
         var last = Checkpoint.Load(Path.Combine(_dir, "resumed", "fold3", "last.ser"));
         Assert.Equal(0, last.Epoch);                                         // no finished epoch, 2 batches
         Assert.Contains("\"batches_done\":2", last.Metadata["fold_progress"]);
+        Assert.True(FoldProgress.FromJson(last.Metadata["fold_progress"], "last.ser").EpochSeconds > 0);   // the part-epoch's time is kept
         Assert.False(File.Exists(Path.Combine(_dir, "resumed", "report.json")));
         Assert.Throws<SerException>(() => Run(settings, Options("resumed")));   // no silent overwrite of a run
 
         var second = new CancelAt(CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), 0, 0, -1);
         var resumed = Run(settings, Options("resumed", resume: true), second);
         Assert.Contains(second.Messages, m => m.Contains("fold 1: already finished"));
-        Assert.Contains(second.Messages, m => m.Contains("fold 3: resuming after epoch 0 and 2 batches"));
+        Assert.Contains("fold 3: resuming after epoch 0 and 2 batches of epoch 1", second.Messages);
         Assert.Equal(3, Assert.Single(second.Plans).Fold);                  // fold 1 was not trained again
 
         AssertSameRun(straight, resumed, "straight", "resumed", [1, 3]);
@@ -141,11 +144,15 @@ public sealed class ExperimentRunnerTests : IDisposable
         var settings = Settings([2], epochs: 2, small: true);
         var straight = Run(settings, Options("straight"));
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        Assert.ThrowsAny<OperationCanceledException>(() => Run(settings, Options("killed"), new CancelAt(cts, 2, 1, 0), cts.Token));
+        var killed = new CancelAt(cts, 2, 1, 0);
+        Assert.ThrowsAny<OperationCanceledException>(() => Run(settings, Options("killed"), killed, cts.Token));
         Assert.Equal(1, Checkpoint.Load(Path.Combine(_dir, "killed", "fold2", "last.ser")).Epoch);
+        Assert.Equal([(2, 1)], killed.EpochsStarted);                        // stopped before epoch 2 began
         // a resume with other settings is refused
         Assert.Throws<SerException>(() => Run(settings with { Epochs = 3 }, Options("killed", resume: true)));
-        var resumed = Run(settings, Options("killed", resume: true));
+        var observer = new CancelAt(CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), 0, 0, -1);
+        var resumed = Run(settings, Options("killed", resume: true), observer);
+        Assert.Contains("fold 2: resuming after epoch 1", observer.Messages);   // exactly: no part-epoch to mention
         AssertSameRun(straight, resumed, "straight", "killed", [2]);
     }
 
@@ -172,9 +179,13 @@ public sealed class ExperimentRunnerTests : IDisposable
     {
         var settings = Settings([2], epochs: 1, small: true);
         string dir = Path.Combine(_dir, "refusals"), state = Path.Combine(dir, "state.json");
-        Run(settings, Options("refusals"));
+        var first = Run(settings, Options("refusals"));
+        double seconds = RunState.Load(dir).Seconds;
+        Assert.True(first.Seconds > 0 && seconds > 0, $"report {first.Seconds} s, state {seconds} s");
         string Refused(TrainingSettings s, RunOptions o) => Assert.Throws<SerException>(() => Run(s, o)).Message;
 
+        Assert.Equal("--epochs must be at least 1 (got 0)", Refused(settings with { Epochs = 0 }, Options("zero")));
+        Assert.False(Directory.Exists(Path.Combine(_dir, "zero")));
         Assert.Equal($"{dir}: already holds a run (state.json); continue it with --resume or choose another --out",
             Refused(settings, Options("refusals")));
         Assert.Equal($"{state}: the run was started with other settings (corpus {SmallCorpus}, preset tiny, mode variable, folds 2, " +
@@ -187,15 +198,94 @@ public sealed class ExperimentRunnerTests : IDisposable
 
         // resumed when finished: the fold is kept, not retrained, and the report says which folds of how many ran
         var observer = new CancelAt(CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), 0, 0, -1);
-        var report = Run(settings, Options("refusals", resume: true), observer);
+        var report = Run(settings, Options("refusals", resume: true) with { Threads = 0 }, observer);
         Assert.Equal(["fold 2: already finished in this run, kept"], observer.Messages);
         Assert.Empty(observer.Plans);
         Assert.Equal("2 of 3 (a subset of the leave-one-session-out protocol)", report.Settings["folds"]);
-        Assert.Equal("cpu (1 threads)", report.Device);
+        Assert.Equal($"cpu ({Environment.ProcessorCount} threads)", report.Device);   // 0 = all cores
+        Assert.Equal("cpu (1 threads)", first.Device);
+        Assert.True(report.Seconds >= seconds, "a resumed run's time adds to the earlier sessions'");
 
         // a state whose classes are not the corpus's
         File.WriteAllText(state, File.ReadAllText(state).Replace("\"angry\"", "\"furious\""));
-        Assert.StartsWith($"{state}: the run's classes (", Refused(settings, Options("refusals", resume: true)));
+        var classes = CorpusSpec.Load(SmallCorpus).Classes;
+        Assert.Equal($"{state}: the run's classes ({string.Join(", ", classes.Select(c => c == "angry" ? "furious" : c))}) differ from the corpus's " +
+                     $"({string.Join(", ", classes)})", Refused(settings, Options("refusals", resume: true)));
+    }
+
+    /// <summary>A fold continues only from its own checkpoints: last.ser, best.ser or best-reverse.ser of another run (here:
+    /// another seed, same fold) is refused when the fold resumes, and a fresh run never picks up a stray last.ser.</summary>
+    [Fact]
+    public void A_resumed_fold_refuses_checkpoints_of_another_run()
+    {
+        var settings = Settings([2], epochs: 1, small: true);
+        Run(settings, Options("own"));
+        Run(settings with { Seed = 9 }, Options("other"));
+        string own = Path.Combine(_dir, "own"), fold = Path.Combine(own, "fold2");
+        // The fold as if interrupted after its last epoch: state.json without it, so a resume runs the fold again.
+        void Reopen()
+        {
+            var state = RunState.Load(own);
+            state.Completed = [];
+            state.Save(own);
+        }
+        foreach (string file in new[] { "last.ser", "best.ser", "best-reverse.ser" })
+        {
+            Reopen();
+            File.Copy(Path.Combine(fold, file), Path.Combine(_dir, "kept.ser"), overwrite: true);
+            File.Copy(Path.Combine(_dir, "other", "fold2", file), Path.Combine(fold, file), overwrite: true);
+            Assert.Equal($"{Path.Combine(fold, file)}: belongs to a different run or fold than the one being resumed (settings differ)",
+                Assert.Throws<SerException>(() => Run(settings, Options("own", resume: true))).Message);
+            File.Copy(Path.Combine(_dir, "kept.ser"), Path.Combine(fold, file), overwrite: true);
+        }
+        Reopen();
+        var observer = new CancelAt(CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), 0, 0, -1);
+        Run(settings, Options("own", resume: true), observer);               // its own checkpoints: accepted
+        Assert.Contains("fold 2: resuming after epoch 1", observer.Messages);
+
+        // a fresh run into a folder holding a finished fold's last.ser (but no state.json) trains from the start
+        string stray = Path.Combine(_dir, "stray", "fold2");
+        Directory.CreateDirectory(stray);
+        File.Copy(Path.Combine(fold, "last.ser"), Path.Combine(stray, "last.ser"));
+        var fresh = new CancelAt(CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), 0, 0, -1);
+        Run(settings, Options("stray"), fresh);
+        Assert.Equal([(2, 1)], fresh.EpochsStarted);
+        Assert.DoesNotContain(fresh.Messages, m => m.Contains("resuming"));
+    }
+
+    /// <summary>The learning rate and the clipping norm of the settings reach the optimizer: changing either changes the
+    /// trained weights (the same run otherwise).</summary>
+    [Fact]
+    public void Learning_rate_and_clipping_reach_the_optimizer()
+    {
+        var settings = Settings([1], epochs: 1, small: true);
+        float[] Weights(TrainingSettings s, string name)
+        {
+            Run(s, Options(name));
+            return Checkpoint.Load(Path.Combine(_dir, name, "fold1", "last.ser")).Parameters.Values.SelectMany(v => v).ToArray();
+        }
+        var baseline = Weights(settings, "lr-base");
+        Assert.Equal(baseline, Weights(settings, "lr-again"));               // deterministic, so a difference below is the setting's
+        Assert.NotEqual(baseline, Weights(settings with { LearningRate = 3 * settings.LearningRate }, "lr-3x"));
+        Assert.NotEqual(baseline, Weights(settings with { ClipNorm = 1e-6 }, "clip-tiny"));
+    }
+
+    /// <summary>A diverging run stops with a one-line error that says what to try, not with NaN weights.</summary>
+    [Fact]
+    public void A_diverging_run_stops_with_a_one_line_error()
+    {
+        var settings = Settings([1], epochs: 3, small: true) with { LearningRate = 1e300 };
+        var message = Assert.Throws<SerException>(() => Run(settings, Options("diverging"))).Message;
+        Assert.Matches(@"^fold 1, epoch \d: the training loss became (NaN|∞|-?Infinity) \(try a lower --lr\)$", message);
+    }
+
+    [Fact]
+    public void The_report_says_whether_every_fold_ran()
+    {
+        var settings = Settings([1, 2, 3], small: true);
+        Assert.Equal("all 3 (leave one session out)", ExperimentRunner.WithFoldNote(settings, 3)["folds"]);
+        Assert.Equal("1,2,3 of 5 (a subset of the leave-one-session-out protocol)", ExperimentRunner.WithFoldNote(settings, 5)["folds"]);
+        Assert.Equal(settings.ToDictionary()["epochs"], ExperimentRunner.WithFoldNote(settings, 3)["epochs"]);
     }
 
     [Fact]

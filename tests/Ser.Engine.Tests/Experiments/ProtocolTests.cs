@@ -75,6 +75,41 @@ public sealed class ProtocolTests : IDisposable
         };
     }
 
+    /// <summary>Every random stream of a run comes from Seeds.Mix: a changed mix would silently make committed runs
+    /// unresumable and results irreproducible. The values are from an independent 64-bit reimplementation (Python).</summary>
+    [Fact]
+    public void Seed_derivation_is_pinned()
+    {
+        Assert.Equal(13275774287087186396UL, Seeds.Mix(1, 1, 1));
+        Assert.Equal(175353555317680693UL, Seeds.Mix(5, 3, 1001));
+        Assert.Equal(6806641260867889252UL, Seeds.Mix(42, 2, 2));
+        Assert.Equal(17278252541375943522UL, Seeds.Mix(-1, 5, 1030));
+    }
+
+    /// <summary>The loss a fold trains with: the batch's own weight sum (--loss-normalizer batch), or B x the training
+    /// split's mean weight, with or without the 1/length factor (--length-weight).</summary>
+    [Fact]
+    public void The_loss_normaliser_is_the_mean_weight_of_the_training_split()
+    {
+        string corpusSpec = TinyCorpus.Write(Path.Combine(_dir, "corpus"), sessions: 3, perClass: [3, 1, 1, 2]);
+        var corpus = CorpusSpec.Load(corpusSpec);
+        var fold = Folds.LeaveOneSessionOut(corpus)[0];
+        var cache = FeatureCache.Compute(corpus);
+        var settings = new TrainingSettings { Corpus = corpusSpec, Preset = "tiny", CustomModel = TinyCorpus.Model, BatchSize = 4 };
+        var train = SplitFeeder.Create(LengthMode.Variable, cache, fold.Train, cache.Statistics(fold.Train), settings.BatchSize);
+        var counts = train.ClassCounts(corpus.Classes.Count);
+        Assert.True(counts.Distinct().Count() > 1);
+
+        Assert.Equal(new LossOptions { LengthWeight = false }, FoldTrainer.LossFor(settings with { LossNormalizer = LossNormalizer.Batch, LengthWeight = false }, train, counts));
+        Assert.Equal(new LossOptions { LengthWeight = true }, FoldTrainer.LossFor(settings with { LossNormalizer = LossNormalizer.Batch }, train, counts));
+        var plain = FoldTrainer.LossFor(settings with { LengthWeight = false }, train, counts);
+        Assert.False(plain.LengthWeight);
+        Assert.Equal(4 * fold.Train.Average(i => 1.0 / counts[cache.Label(i)]), plain.Normalizer, 1e-12);
+        var weighted = FoldTrainer.LossFor(settings, train, counts);
+        Assert.True(weighted.LengthWeight);
+        Assert.Equal(4 * fold.Train.Average(i => 1.0 / (cache.Frames(i) * (double)counts[cache.Label(i)])), weighted.Normalizer, 1e-12 * weighted.Normalizer);
+    }
+
     // ---- one fold, end to end, recomputed ----------------------------------------------------------------------------
 
     /// <summary>
@@ -89,9 +124,9 @@ public sealed class ProtocolTests : IDisposable
         var settings = new TrainingSettings
         {
             Corpus = corpusSpec, Preset = "tiny", CustomModel = TinyCorpus.Model with { Dropout = 0 }, Folds = [1],
-            Epochs = 12, WarmupEpochs = 7, Patience = 2, BatchSize = 4, Seed = 3, LearningRate = 3e-3,
+            Epochs = 12, WarmupEpochs = 7, Patience = 2, BatchSize = 4, Seed = 1, LearningRate = 3e-3,
         };
-        var progress = new Recorder();
+        var progress = new Recorder { FoldDir = Path.Combine(_dir, "run", "fold1") };
         var report = ExperimentRunner.Run(settings, new RunOptions { OutputDirectory = Path.Combine(_dir, "run"), Threads = 1 }, progress,
             TestContext.Current.CancellationToken);
         var result = Assert.Single(report.Folds);
@@ -110,6 +145,12 @@ public sealed class ProtocolTests : IDisposable
         Assert.True(ArgBest(history, 1, h => h.ValidationUA, h => h.ValidationLoss) != best || ArgBest(history, 1, h => h.TestUA, h => h.TestLoss) != reverseBest,
             $"the warm-up changes no choice: {seen}");
         Assert.Equal(ExpectedStop(history, warmup, settings.Patience, settings.Epochs), history.Count);
+        // Seed 1 stops early (epoch 10 of 12 on the Vector512, Vector256 and scalar paths): then the chosen epochs are not
+        // the last one, so scoring the last epoch's weights instead of the chosen ones would show.
+        Assert.True(history.Count < settings.Epochs, $"the run must stop early for this test to check stopping: {seen}");
+        Assert.All(history, h => Assert.InRange(h.TrainAccuracy, 0, 1));
+        Assert.Contains(history, h => h.TrainAccuracy > 0);
+        Assert.All(history, h => Assert.True(h.Seconds > 0, $"epoch {h.Epoch} took {h.Seconds} s"));
 
         // The splits: validation = the fold's validation speaker, test = its test speaker, both normalised with the
         // training split's statistics; the recorded losses of the last epoch come back from last.ser exactly.
@@ -150,6 +191,21 @@ public sealed class ProtocolTests : IDisposable
         using (var reverse = Load(Path.Combine(foldDir, "best-reverse.ser"), settings))
             Assert.Equal(validation.Evaluate(reverse, labels, TestContext.Current.CancellationToken).Confusion.ToJaggedCounts(), result.Reverse.Test.ToJaggedCounts());
 
+        // What each checkpoint says about itself: which speaker chose its epoch and which one it may be scored on, and
+        // no optimizer state in the chosen models (only last.ser continues training), at every epoch of the run.
+        var chosenMeta = Checkpoint.Load(Path.Combine(foldDir, "best.ser"));
+        var reverseMeta = Checkpoint.Load(Path.Combine(foldDir, "best-reverse.ser"));
+        Assert.Equal(Describes(settings, corpusSpec, fold, result.BestEpoch, result.BestValidationUA, result.ValidationSpeaker, result.TestSpeaker),
+            Describes(chosenMeta));
+        Assert.Equal(Describes(settings, corpusSpec, fold, result.Reverse.BestEpoch, result.Reverse.SelectorUA, result.TestSpeaker, result.ValidationSpeaker),
+            Describes(reverseMeta));
+        Assert.Equal((result.ValidationSpeaker, result.TestSpeaker), (result.Reverse.Tested, result.Reverse.Selector));
+        Assert.False(chosenMeta.HasOptimizerState);
+        Assert.False(reverseMeta.HasOptimizerState);
+        Assert.True(Checkpoint.Load(Path.Combine(foldDir, "last.ser")).HasOptimizerState);
+        Assert.Equal(history.Count, progress.ChosenHadOptimizer.Count);
+        Assert.DoesNotContain(true, progress.ChosenHadOptimizer);
+
         // The loss of the first training batch, from the formula: w_b = 1 / (V_b n_{y_b}) with the training split's class
         // counts, divided by B x the mean w over the training split (settings.LossNormalizer = split).
         Assert.Equal(LossNormalizer.Split, settings.LossNormalizer);
@@ -179,6 +235,13 @@ public sealed class ProtocolTests : IDisposable
     /// <summary>Every progress callback of a run, in order.</summary>
     sealed class Recorder : TrainingObserver
     {
+        public string? FoldDir { get; init; }
+        /// <summary>Per epoch: whether best.ser or best-reverse.ser held optimizer state right after the epoch.</summary>
+        public readonly List<bool> ChosenHadOptimizer = [];
+        /// <summary>Per batch: seconds since its epoch was announced, by a clock outside the trainer (at least the
+        /// trainer's own epoch clock, which starts after the announcement).</summary>
+        public readonly List<double> WallSeconds = [];
+        readonly System.Diagnostics.Stopwatch _epochClock = new();
         public readonly List<FoldPlan> Plans = [];
         public readonly List<(int Fold, int Epoch, int Batches, int Done)> EpochsStarted = [];
         public readonly List<BatchProgress> Batches = [];
@@ -186,10 +249,23 @@ public sealed class ProtocolTests : IDisposable
         public readonly List<FoldResult> Folds = [];
         public double FirstLoss => Batches.First(b => b.Epoch == 1 && b.Batch == 1).Loss;
         public override void FoldStarted(FoldPlan plan) => Plans.Add(plan);
-        public override void EpochStarted(int fold, int epoch, int batches, int done) => EpochsStarted.Add((fold, epoch, batches, done));
-        public override void BatchCompleted(BatchProgress p) => Batches.Add(p);
-        public override void EpochCompleted(int fold, EpochRecord record, bool improved, bool stopping) =>
+        public override void EpochStarted(int fold, int epoch, int batches, int done)
+        {
+            EpochsStarted.Add((fold, epoch, batches, done));
+            _epochClock.Restart();
+        }
+        public override void BatchCompleted(BatchProgress p)
+        {
+            WallSeconds.Add(_epochClock.Elapsed.TotalSeconds);
+            Batches.Add(p);
+        }
+        public override void EpochCompleted(int fold, EpochRecord record, bool improved, bool stopping)
+        {
             EpochsCompleted.Add((fold, record, improved, stopping));
+            if (FoldDir is null) return;
+            ChosenHadOptimizer.Add(new[] { "best.ser", "best-reverse.ser" }.Select(f => Path.Combine(FoldDir, f))
+                .Any(f => File.Exists(f) && Checkpoint.Load(f).HasOptimizerState));
+        }
         public override void FoldCompleted(FoldResult result) => Folds.Add(result);
     }
 
@@ -216,6 +292,17 @@ public sealed class ProtocolTests : IDisposable
             Assert.All(batches, b => Assert.True(b.SamplesPerSecond > 0 && b.AudioSecondsPerSecond > 0 && double.IsFinite(b.SamplesPerSecond)));
             var last = batches[^1];
             Assert.True(last.AudioSecondsPerSecond < last.SamplesPerSecond * 30, "audio seconds per second: frames / 100, not frames");
+            // Rates over the epoch so far: at least samples (audio) done / the outside clock, and physically possible; every
+            // utterance holds at least 0.3 s of audio, so audio seconds per second >= 0.2 x samples per second.
+            int first = seen.Batches.IndexOf(batches[0]), done = 0;
+            for (int i = 0; i < batches.Count; i++)
+            {
+                done += batches[i].Samples;
+                double wall = seen.WallSeconds[first + i];
+                Assert.True(batches[i].SamplesPerSecond >= done / wall * (1 - 1e-9), $"{batches[i].SamplesPerSecond} samples/s, but {done} in {wall} s");
+                Assert.True(batches[i].SamplesPerSecond < 1e8, $"{batches[i].SamplesPerSecond} samples/s");
+                Assert.True(batches[i].AudioSecondsPerSecond >= 0.2 * batches[i].SamplesPerSecond, $"{batches[i].AudioSecondsPerSecond} audio s/s");
+            }
         }
         for (int e = 1; e <= history.Count; e++)
         {
@@ -229,6 +316,20 @@ public sealed class ProtocolTests : IDisposable
         Assert.Equal((result.Fold, result.BestEpoch, result.Reverse!.BestEpoch), (completed.Fold, completed.BestEpoch, completed.Reverse!.BestEpoch));
         Assert.Equal(result.Test.ToJaggedCounts(), completed.Test.ToJaggedCounts());
     }
+
+    static readonly string[] DescriptionKeys = ["length_mode", "preset", "corpus", "fold", "test_session", "validation_speakers",
+        "test_speakers", "best_epoch", "validation_ua", "selected_by", "scored_on"];
+
+    static string Describes(Checkpoint checkpoint) =>
+        string.Join("\n", DescriptionKeys.Select(k => $"{k}={checkpoint.Metadata.GetValueOrDefault(k)}"));
+
+    static string Describes(TrainingSettings settings, string corpus, Fold fold, int epoch, double selectorUA, string selector, string scored) =>
+        string.Join("\n", DescriptionKeys.Zip(new[]
+        {
+            "variable", settings.Preset, corpus, fold.Number.ToString(System.Globalization.CultureInfo.InvariantCulture), fold.HeldOutSession,
+            string.Join(",", fold.ValidationSpeakers), string.Join(",", fold.TestSpeakers), epoch.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            selectorUA.ToString("R", System.Globalization.CultureInfo.InvariantCulture), selector, scored,
+        }, (k, v) => $"{k}={v}"));
 
     static Executor Load(string path, TrainingSettings settings)
     {
