@@ -7,7 +7,8 @@
 # Environment: STRYKER (default /tmp/stryker/dotnet-stryker, installed with
 #   dotnet tool install dotnet-stryker --version 5.1.0 --tool-path /tmp/stryker),
 #   CONCURRENCY (default 1: the machine is shared), COVERAGE (default perTest; off for the scopes whose tests train:
-#   see OFF below), TIMEOUT (seconds per scope, default 3600).
+#   see OFF below), TIMEOUT (seconds per scope, default 3600), CONFIGURATION (Debug or Release, default Debug;
+#   experiments-protocol's tests train, so Release there: CONFIGURATION=Release TIMEOUT=5400 CONCURRENCY=2).
 # Stryker mutates compiled assemblies in the test project's bin folder: do not run tests in this tree meanwhile, and
 # rebuild afterwards (the script does).
 set -uo pipefail

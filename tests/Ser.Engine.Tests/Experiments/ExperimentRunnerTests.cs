@@ -204,6 +204,7 @@ public sealed class ExperimentRunnerTests : IDisposable
         Assert.Equal("2 of 3 (a subset of the leave-one-session-out protocol)", report.Settings["folds"]);
         Assert.Equal($"cpu ({Environment.ProcessorCount} threads)", report.Device);   // 0 = all cores
         Assert.Equal("cpu (1 threads)", first.Device);
+        Assert.Equal("", new RunOptions { OutputDirectory = _dir }.Build);   // a caller that names no build gets none, not a placeholder
         Assert.True(report.Seconds >= seconds, "a resumed run's time adds to the earlier sessions'");
 
         // a state whose classes are not the corpus's

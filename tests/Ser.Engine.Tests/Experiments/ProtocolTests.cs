@@ -205,6 +205,10 @@ public sealed class ProtocolTests : IDisposable
         Assert.True(Checkpoint.Load(Path.Combine(foldDir, "last.ser")).HasOptimizerState);
         Assert.Equal(history.Count, progress.ChosenHadOptimizer.Count);
         Assert.DoesNotContain(true, progress.ChosenHadOptimizer);
+        // Calibration rewrites best.ser from the executor: it must hold the best epoch's weights then, not the last epoch's.
+        var finalWeights = chosenMeta.Parameters;
+        Assert.Equal(progress.BestWeights!.Keys.Order(), finalWeights.Keys.Order());
+        Assert.All(progress.BestWeights, p => Assert.True(p.Value.AsSpan().SequenceEqual(finalWeights[p.Key]), $"{p.Key} is not the best epoch's"));
 
         // The loss of the first training batch, from the formula: w_b = 1 / (V_b n_{y_b}) with the training split's class
         // counts, divided by B x the mean w over the training split (settings.LossNormalizer = split).
@@ -238,6 +242,8 @@ public sealed class ProtocolTests : IDisposable
         public string? FoldDir { get; init; }
         /// <summary>Per epoch: whether best.ser or best-reverse.ser held optimizer state right after the epoch.</summary>
         public readonly List<bool> ChosenHadOptimizer = [];
+        /// <summary>best.ser's weights as written by the epoch that last became the best.</summary>
+        public IReadOnlyDictionary<string, float[]>? BestWeights;
         /// <summary>Per batch: seconds since its epoch was announced, by a clock outside the trainer (at least the
         /// trainer's own epoch clock, which starts after the announcement).</summary>
         public readonly List<double> WallSeconds = [];
@@ -265,6 +271,7 @@ public sealed class ProtocolTests : IDisposable
             if (FoldDir is null) return;
             ChosenHadOptimizer.Add(new[] { "best.ser", "best-reverse.ser" }.Select(f => Path.Combine(FoldDir, f))
                 .Any(f => File.Exists(f) && Checkpoint.Load(f).HasOptimizerState));
+            if (improved) BestWeights = Checkpoint.Load(Path.Combine(FoldDir, "best.ser")).Parameters;
         }
         public override void FoldCompleted(FoldResult result) => Folds.Add(result);
     }
