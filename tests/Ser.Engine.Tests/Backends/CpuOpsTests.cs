@@ -73,6 +73,9 @@ public class CpuOpsTests
     [InlineData(3, 8, 3, 3, 64, 2, SimdPath.Scalar)]    // tails of whole vectors, written straight to y by the one-vector
     [InlineData(3, 8, 3, 3, 64, 2, SimdPath.Vector256)] // kernel (Vector512: 48 + 16 bins; Vector256: 48 + 8 + 8)
     [InlineData(3, 8, 3, 3, 64, 2, SimdPath.Vector512)]
+    [InlineData(2, 9, 3, 7, 20, 2, SimdPath.Scalar)]    // KF = 7 = 3 + 3 + 1: the filter's last kernel column through the
+    [InlineData(2, 9, 3, 7, 20, 2, SimdPath.Vector256)] // one-column kernels, 8 channels and a 1-channel edge (4 + 4 + 1
+    [InlineData(2, 9, 3, 7, 20, 2, SimdPath.Vector512)] // on the 4-channel paths)
     public void Conv_matches_naive_and_finite_differences(int cin, int cout, int kt, int kf, int f, int threads, SimdPath path)
     {
         SimdPaths.Require(path);
