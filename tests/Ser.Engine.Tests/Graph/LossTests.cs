@@ -105,6 +105,11 @@ public class LossTests
         Assert.All(g, v => Assert.True(double.IsFinite(v)));
         Assert.Equal(-0.25, g[1], 12);                                   // (1/4)(p ~ 0 - 1)
         Assert.Equal(0.25, g[0], 12);                                    // (1/4)(p ~ 1)
+
+        // Each row is shifted by its own maximum: a far larger logit in the next row must not leak into it.
+        var pair = s.From(new Shape(2, 2), [0, 0, 1000, 0]);
+        be.SoftmaxCrossEntropy(pair, [0, 1], [1, 1], 2, default, perSample);
+        Assert.Equal([Math.Log(2), 1000], perSample, (a, b) => Math.Abs(a - b) < 1e-12);
     }
 
     [Fact]
