@@ -151,6 +151,7 @@ public class RunComparisonTests
         var other = new RunScores("o", 1, ["x", "y"], new Dictionary<string, ConfusionMatrix> { ["spk0"] = new(["x", "y"]) });
         Assert.Contains("different class labels", Refused(() => RunComparison.Create([a], [other])));
         Assert.Contains("different class labels", Refused(() => RunComparison.Create([a, other with { Seed = 2 }], [a])));
+        Assert.Contains("different class labels", Refused(() => RunComparison.Create([a], [a, other with { Seed = 2 }])));   // B's later runs too
         Assert.Contains("--resamples must be at least 100 (got 99)", Refused(() => RunComparison.Create([a], [a], resamples: 99)));
         RunComparison.Create([a], [a], resamples: 100);
         Assert.Contains("no seed is on both sides (A: 1; B: 2)", Refused(() => RunComparison.Create([a], [a with { Seed = 2 }])));
