@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The comparisons of issue 19 over the runs of variable-vs-fixed-v2.sh finished so far: variable vs fixed pieces,
-# variable vs fixed equal (default corpus), and variable vs fixed pieces on the span=1 control corpus. Seeds are paired;
+# variable vs fixed equal (default corpus), variable vs fixed pieces on the span=1 control corpus, and the ablation
+# without the 1/length loss weight (seed 1). Seeds are paired;
 # a seed is used only when both sides' runs are finished (a run in progress would shrink the comparison to the few
 # speakers it has tested, since the speakers compared are those every seed pair tested). Writes OUT_ROOT/compare-<name>.md (and .json, and .png: per-speaker differences).
 # Usage: tools/experiments/compare-v2.sh SERTOOL OUT_ROOT   (SERTOOL: a sertool binary or "dotnet path/sertool.dll")
@@ -22,3 +23,4 @@ compare() {   # NAME PREFIX_A PREFIX_B SEEDS...
 compare variable-vs-fixed-pieces variable fixed-pieces 1 2 3
 compare variable-vs-fixed-equal variable fixed-equal 1 2 3
 compare span1-variable-vs-fixed-pieces span1-variable span1-fixed-pieces 1 2
+compare nolength-variable-vs-fixed-pieces nolength-variable nolength-fixed-pieces 1
