@@ -17,7 +17,8 @@ namespace Ser.Engine.Backends.Cpu;
 //   forward:         y  = conv(x, W) + b  (b seeds the accumulators)  pads (pT, pF)
 //   backward data:   dx = conv(dy, W')  W'[ci,co,kt,kf] = W[co,ci,KT-1-kt,KF-1-kf]   pads (KT-1-pT, KF-1-pF)
 //   backward filter: dW[co,ci,kt,kf] = sum_(b,t<V_b,f) dy[b,co,t,f] x[b,ci,t+kt-pT,f+kf-pF]
-//                    per (sample, 64-row chunk) partials, reduced in a fixed order (deterministic).
+//                    per (sample, 64-row chunk) partials, reduced in a fixed order (deterministic); kernel columns
+//                    three at a time, a last single one through a one-column kernel.
 // The fused block (training): conv -> relu -> mask -> pool without the conv-resolution maps. The forward computes a
 // tile's output rows in pairs into a per-worker buffer [Cout, 2, F] and pools each pair at once (CpuPool's codes); the
 // backward passes read dy rows through a RowSource that expands them from the pooled gradient and the codes while
@@ -637,7 +638,7 @@ internal sealed unsafe partial class CpuBackend<T>
         {
             int rows = Math.Min(g.RowsFilter, c1 - r0), slabRows = rows + g.KT - 1;
             // [CoutPad, rows, Fp], on a 64-byte boundary: Fp is a whole number of vectors, so every dy load is aligned
-            // (the kernels load 8 dy vectors per 3 x vectors; split loads across cache lines cost ~a fifth of the pass)
+            // (the kernels load 8 dy vectors per 3 x vectors; conv1's 1 x 19 x 449 slab used to leave them split)
             T* dys = xs + RoundUp((long)g.Cin * slabRows * g.Wp, 16);
             FillSlab(_fX, b, g.Cin, valid, r0 - g.PadT, slabRows, g.Wp, g.PadF, xs);
             long dyStride = (long)rows * g.Fp;
